@@ -1,0 +1,53 @@
+// CByteScan: byte-class bitmasks for the record scanner. Swift's SIMD types have no movemask, which turns a
+// vector comparison into one bit per byte, so this header provides it with SSE2 (baseline on x86-64) and a
+// portable fallback elsewhere. The functions are static inline so Swift inlines them into its hot loops.
+#ifndef CBYTESCAN_H
+#define CBYTESCAN_H
+#include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/// Bit i of the result is set when p[i] is a whitespace byte as PCRE2's \s sees it in byte mode: tab, LF, VT,
+/// FF, CR or space. Reads exactly 64 bytes from p, which must all be readable.
+static inline uint64_t CByteScan_whitespace64(const uint8_t *p) {
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(' ');
+    const __m128i nine = _mm_set1_epi8(9);
+    const __m128i four = _mm_set1_epi8(4);
+    uint64_t mask = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        __m128i shifted = _mm_sub_epi8(v, nine);                       // 9..13 -> 0..4
+        __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(shifted, four), shifted);
+        __m128i hits = _mm_or_si128(_mm_cmpeq_epi8(v, space), control);
+        mask |= (uint64_t)(uint16_t)_mm_movemask_epi8(hits) << (16 * k);
+    }
+    return mask;
+#else
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i++) {
+        uint8_t b = p[i];
+        if (b == ' ' || (uint8_t)(b - 9) < 5) mask |= (uint64_t)1 << i;
+    }
+    return mask;
+#endif
+}
+
+/// Bit i is set when p[i] == byte. Reads exactly 64 bytes from p.
+static inline uint64_t CByteScan_equal64(const uint8_t *p, uint8_t byte) {
+#if defined(__SSE2__)
+    const __m128i needle = _mm_set1_epi8((char)byte);
+    uint64_t mask = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        mask |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, needle)) << (16 * k);
+    }
+    return mask;
+#else
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i++) if (p[i] == byte) mask |= (uint64_t)1 << i;
+    return mask;
+#endif
+}
+#endif

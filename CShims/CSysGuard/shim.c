@@ -1,0 +1,71 @@
+#define _GNU_SOURCE
+#include "CSysGuard.h"
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <pthread.h>
+
+#define SLOTS 256
+
+static _Atomic(uintptr_t) slot_base[SLOTS];
+static _Atomic(size_t) slot_length[SLOTS];
+static _Atomic(uint64_t) slot_faults[SLOTS];
+static _Atomic(int) slot_used[SLOTS];
+static uintptr_t page_size = 4096;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int signo, siginfo_t *info, void *context) {
+    (void)context;
+    uintptr_t address = (uintptr_t)info->si_addr;
+    for (int i = 0; i < SLOTS; i++) {
+        uintptr_t base = atomic_load(&slot_base[i]);
+        size_t length = atomic_load(&slot_length[i]);
+        if (base != 0 && address >= base && address < base + length) {
+            void *page = (void *)(address & ~(page_size - 1));
+            if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+                atomic_fetch_add(&slot_faults[i], 1);
+                return;
+            }
+            break;
+        }
+    }
+    signal(signo, SIG_DFL);  // not ours: let the re-executed access crash as it would have
+}
+
+static void install_once(void) {
+    long size = sysconf(_SC_PAGESIZE);
+    if (size > 0) page_size = (uintptr_t)size;
+    struct sigaction action = {0};
+    action.sa_sigaction = on_sigbus;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGBUS, &action, NULL);
+}
+
+void CSysGuard_install(void) { pthread_once(&once, install_once); }
+
+int CSysGuard_register(const void *base, size_t length) {
+    for (int i = 0; i < SLOTS; i++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&slot_used[i], &expected, 1)) {
+            atomic_store(&slot_faults[i], 0);
+            atomic_store(&slot_length[i], length);
+            atomic_store(&slot_base[i], (uintptr_t)base);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void CSysGuard_unregister(int slot) {
+    if (slot < 0 || slot >= SLOTS) return;
+    atomic_store(&slot_base[slot], 0);
+    atomic_store(&slot_length[slot], 0);
+    atomic_store(&slot_used[slot], 0);
+}
+
+uint64_t CSysGuard_faults(int slot) {
+    if (slot < 0 || slot >= SLOTS) return 0;
+    return atomic_load(&slot_faults[slot]);
+}

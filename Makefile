@@ -1,0 +1,58 @@
+# Sluice: `make demo` and `make test` are all a fresh machine needs; both install missing system packages first.
+export PATH := $(PATH):/opt/swift/usr/bin
+SWIFT ?= swift
+# C libraries the package links against.
+DEPS := libpcre2-dev zlib1g-dev libbz2-dev libisal-dev
+# Peers the benchmarks compare against.
+PEERS := ripgrep mawk gawk pigz isal lbzip2 pbzip2 goaccess hyperfine
+DEMO := demo-data
+SLUICE := .build/release/sluice
+
+.PHONY: install-deps install-peers build release demo test perf-compare clean
+
+install-deps:
+	@missing=""; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+install-peers: install-deps
+	@missing=""; for p in $(PEERS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: install-deps
+	$(SWIFT) build
+
+release: install-deps
+	$(SWIFT) build -c release
+
+# Generates a 64 MiB combined log (plus gzip and bzip2 twins) and asks it the tutorial's questions.
+demo: release
+	@mkdir -p $(DEMO)
+	@test -s $(DEMO)/access.log || $(SLUICE) gen --size 64M --format combined --seed 2008 -o $(DEMO)/access.log
+	@test -s $(DEMO)/access.log.gz || $(SLUICE) gen --size 64M --format combined --seed 2008 --gzip -o $(DEMO)/access.log.gz
+	@test -s $(DEMO)/access.log.bz2 || $(SLUICE) gen --size 16M --format combined --seed 2009 --bzip2 -o $(DEMO)/access.log.bz2
+	@ls -l $(DEMO)
+	@echo; echo '$$ sluice sum bytes $(DEMO)/access.log                  # total bytes served'
+	@$(SLUICE) sum bytes $(DEMO)/access.log
+	@echo; echo '$$ sluice top host -k 5 $(DEMO)/access.log.gz            # busiest clients (gzip, decoded in-process)'
+	@$(SLUICE) top host -k 5 $(DEMO)/access.log.gz
+	@echo; echo '$$ sluice count --by status $(DEMO)/access.log.bz2        # status codes (bzip2, block-parallel)'
+	@$(SLUICE) count --by status $(DEMO)/access.log.bz2
+	@echo; echo "$$ sluice max bytes --with request $(DEMO)               # largest response, all three files"
+	@$(SLUICE) max bytes --with request $(DEMO)
+	@echo; echo "$$ sluice distinct request --where status=404 $(DEMO)/access.log | head -5"
+	@$(SLUICE) distinct request --where status=404 $(DEMO)/access.log | head -5
+	@echo; echo "$$ sluice grep -c 'ply-.*\\.gz' $(DEMO)"
+	@$(SLUICE) grep -c 'ply-.*\.gz' $(DEMO)
+
+test: install-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build $(DEMO)

@@ -1,0 +1,358 @@
+import CSysGuard
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a query over inputs. Each input is read by the strategy that suits it: small files whole, one per
+/// worker; large plain files through bounded memory-mapped windows split into chunks; large gzip files through
+/// a decoder thread feeding the workers; large bzip2 files block-parallel. Every strategy hands line-aligned
+/// pieces to the same per-worker `LineProcessor`s, and the pieces' reports are merged in input order, so the
+/// result is the same for every thread count, chunk size and strategy.
+///
+/// The engine never prints: ordered output goes to the `output` closure, and errors are returned in the report,
+/// one per input, after the other inputs have still been processed. Only `strict` stops a run early.
+public final class Engine {
+    public let query: Query
+    public let options: ExecutionOptions
+    let plan: Plan
+    private let processors: [LineProcessor]
+    private var tallies: [InputTally] = []
+    private var malformed = 0
+    private var firstMalformed: (path: String, line: Int)?
+    private var stopped = false
+    private var output: (UnsafeRawBufferPointer) -> Void = { _ in }
+    private let wantsOutput: Bool
+
+    /// Compiles the query; throws for an invalid pattern, unknown field or bad condition.
+    public init(query: Query, options: ExecutionOptions = ExecutionOptions()) throws {
+        self.query = query
+        self.options = options
+        let plan = try Plan(query)
+        self.plan = plan
+        processors = (0..<options.threads).map { _ in LineProcessor(plan) }
+        switch plan.output {
+        case .grepLines, .select: wantsOutput = true
+        default: wantsOutput = false
+        }
+    }
+
+    /// Processes `inputs` in order. Lines for grep and select are passed to `output` in input order, in pieces.
+    /// With `strict`, the first malformed line throws `.malformedLine`; any other problem with an input is
+    /// recorded in that input's tally and the run goes on.
+    public func run(_ inputs: [InputSpec], output: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws -> RunReport {
+        self.output = output
+        tallies = inputs.map { InputTally(path: $0.path) }
+        malformed = 0
+        firstMalformed = nil
+        stopped = false
+        CSysGuard_install()
+        var index = 0
+        while index < inputs.count && !stopped {
+            switch inputs[index] {
+            case .standardInput:
+                runStream(index, path: "-", fd: 0, owned: false, head: nil)
+                index += 1
+            case .file(let path):
+                index = runFiles(inputs, from: index, path: path)
+            }
+        }
+        if query.strict, let first = firstMalformed {
+            throw SluiceError(.malformedLine, path: first.path, "malformed line", line: first.line)
+        }
+        let (answer, overflowed) = mergedAnswer()
+        if overflowed {
+            throw SluiceError(.numericOverflow, path: query.operation.fieldName ?? "sum", "sum overflows a 64-bit integer")
+        }
+        return RunReport(answer: answer, inputs: tallies, malformed: malformed, firstMalformed: firstMalformed)
+    }
+
+    // MARK: Strategies
+
+    /// Opens `path` and picks a strategy; consecutive small files are batched together. Returns the next index.
+    private func runFiles(_ inputs: [InputSpec], from start: Int, path: String) -> Int {
+        var batch = [WorkItem]()
+        var index = start
+        while index < inputs.count, case .file(let path) = inputs[index] {
+            var info = stat()
+            if fstatat(AT_FDCWD, path, &info, 0) == 0 && System.isRegular(info) && Int(info.st_size) <= options.smallFileLimit {
+                batch.append(WorkItem(input: index, source: .wholeFile(path)))
+                index += 1
+                if batch.count >= 4096 { break }
+            } else {
+                break
+            }
+        }
+        if !batch.isEmpty {
+            execute(batch)
+            return index
+        }
+        runLargeFile(start, path: path)
+        return start + 1
+    }
+
+    private func runLargeFile(_ index: Int, path: String) {
+        let fd: Int32
+        do { fd = try System.open(path) } catch { return fail(index, error) }
+        defer { System.close(fd) }
+        do {
+            let info = try System.stat(fd, path: path)
+            if System.isDirectory(info) {
+                return fail(index, SluiceError(.unreadable, path: path, "Is a directory"))
+            }
+            var head = [UInt8](repeating: 0, count: 4)
+            let got = try head.withUnsafeMutableBytes { try System.readFully(fd, $0.baseAddress!, 4, path: path) }
+            head.removeSubrange(got...)
+            let compression = head.withUnsafeBytes { Compression.detect($0) }
+            switch compression {
+            case .none where System.isRegular(info):
+                runMapped(index, path: path, fd: fd)
+            case .bzip2 where System.isRegular(info) && options.parallelBzip2:
+                runBZip2Parallel(index, path: path, fd: fd, size: Int(info.st_size))
+            default:
+                runStream(index, path: path, fd: fd, owned: true, head: head)
+            }
+        } catch {
+            fail(index, error)
+        }
+    }
+
+    /// A plain file, through memory-mapped windows of `windowSize` bytes. A window ends after its last newline;
+    /// the rest starts the next window. A window without a newline grows until it holds one.
+    private func runMapped(_ index: Int, path: String, fd: Int32) {
+        let page = System.pageSize
+        var start = 0
+        var window = options.windowSize
+        while !stopped {
+            guard let size = try? System.stat(fd, path: path).st_size, Int(size) > start else { return }
+            let fileSize = Int(size)
+            let mapStart = start & ~(page - 1)
+            let mapEnd = min(fileSize, start + window)
+            let length = mapEnd - mapStart
+            guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, off_t(mapStart)),
+                  mapped != MAP_FAILED else {
+                return fail(index, System.error(path, errno))
+            }
+            let base = UnsafePointer(mapped.assumingMemoryBound(to: UInt8.self))
+            let slot = CSysGuard_register(mapped, length)
+            let first = start - mapStart
+            var cut = length
+            if mapEnd < fileSize {
+                guard let last = Bytes.findLast(Bytes.newline, base, from: first, end: length) else {
+                    CSysGuard_unregister(slot)
+                    munmap(mapped, length)
+                    window *= 2
+                    continue
+                }
+                cut = last + 1
+            }
+            var items = [WorkItem]()
+            WorkItem.split(base, first, cut, chunkSize: options.chunkSize, input: index, owner: nil, into: &items)
+            execute(items)
+            let faults = CSysGuard_faults(slot)
+            CSysGuard_unregister(slot)
+            munmap(mapped, length)
+            if faults > 0 {
+                let now = Int((try? System.stat(fd, path: path).st_size) ?? 0)
+                return fail(index, SluiceError(.fileShrank, path: path,
+                                               "file shrank to \(now) bytes while being read (truncated or rotated)",
+                                               offset: now))
+            }
+            start = mapStart + cut
+            window = options.windowSize
+        }
+    }
+
+    /// Any input read as a stream: standard input, pipes, gzip, and bzip2 when block-parallel decoding is off
+    /// or does not apply. A decoder thread fills blocks while the workers parse the blocks before.
+    private func runStream(_ index: Int, path: String, fd: Int32, owned: Bool, head: [UInt8]?) {
+        var prefix = head ?? []
+        if head == nil {
+            prefix = [UInt8](repeating: 0, count: 4)
+            let got = (try? prefix.withUnsafeMutableBytes { try System.readFully(fd, $0.baseAddress!, 4, path: path) }) ?? 0
+            prefix.removeSubrange(got...)
+        }
+        let compression = prefix.withUnsafeBytes { Compression.detect($0) }
+        let input = CompressedInput(path: path, fd: fd, prefix: prefix)
+        let stream = Decoders.stream(compression, input, gzip: options.gzipDecoder)
+        let blockSize = max(options.chunkSize, 1 << 20) * 4
+        let prefetcher = Prefetcher(stream, blockSize: blockSize, depth: options.threads + 2)
+        defer { prefetcher.finish() }
+        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize)
+        while !stopped {
+            guard let first = prefetcher.next(wait: true) else { break }
+            var blocks = [first]
+            while blocks.count <= options.threads, let more = prefetcher.next(wait: false) { blocks.append(more) }
+            var items = [WorkItem]()
+            for block in blocks { stitcher.add(block, into: &items) }
+            if prefetcher.isEnded { stitcher.finish(into: &items) }
+            execute(items)
+            items.removeAll()
+            for block in blocks { prefetcher.recycle(block) }
+        }
+        if !stopped {
+            var items = [WorkItem]()
+            stitcher.finish(into: &items)
+            execute(items)
+        }
+        if let error = prefetcher.error { fail(index, error) }
+    }
+
+    /// A bzip2 file decoded block-parallel: blocks are located in the mapped file, decoded a batch at a time on
+    /// all workers, then parsed. Anything unexpected falls back to sequential decoding.
+    private func runBZip2Parallel(_ index: Int, path: String, fd: Int32, size: Int) {
+        guard size > 0, let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            return fallbackStream(index, path: path, fd: fd)
+        }
+        let slot = CSysGuard_register(mapped, size)
+        defer {
+            CSysGuard_unregister(slot)
+            munmap(mapped, size)
+        }
+        let data = UnsafeRawBufferPointer(start: mapped, count: size)
+        guard let blocks = BZip2Blocks.locate(data), CSysGuard_faults(slot) == 0 else {
+            return fallbackStream(index, path: path, fd: fd)
+        }
+        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize)
+        let batchSize = max(2, options.threads * 2)
+        var buffers = (0..<batchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
+        var position = 0
+        while position < blocks.count && !stopped {
+            let batch = Array(blocks[position..<min(blocks.count, position + batchSize)])
+            let errors = UnsafeMutableBufferPointer<SluiceError?>.allocate(capacity: batch.count)
+            errors.initialize(repeating: nil)
+            defer { errors.deallocate() }
+            let next = Atomic<Int>(0)
+            let decodeBuffers = buffers
+            DispatchQueue.concurrentPerform(iterations: min(options.threads, batch.count)) { _ in
+                while true {
+                    let claimed = next.add(1, ordering: .relaxed).oldValue
+                    if claimed >= batch.count { break }
+                    decodeBuffers[claimed].removeAll()
+                    do {
+                        try BZip2Blocks.decode(batch[claimed], in: data, into: decodeBuffers[claimed], path: path)
+                    } catch let error as SluiceError {
+                        errors[claimed] = error
+                    } catch {}
+                }
+            }
+            var items = [WorkItem]()
+            var failure: SluiceError?
+            for (offset, buffer) in buffers.prefix(batch.count).enumerated() {
+                if let error = errors[offset] { failure = error; break }
+                stitcher.add(buffer, into: &items)
+            }
+            position += batch.count
+            if failure != nil || position >= blocks.count { stitcher.finish(into: &items) }
+            execute(items)
+            if let failure { return fail(index, failure) }
+            if CSysGuard_faults(slot) > 0 {
+                return fail(index, SluiceError(.fileShrank, path: path, "file shrank while being read"))
+            }
+            // The items are done and the stitcher copied the partial line, so the buffers can be reused.
+            buffers = buffers.map { $0.capacity > (16 << 20) ? ByteBuffer(capacity: 1 << 20) : $0 }
+            let consumed = (batch.last!.bitEnd / 8) & ~(System.pageSize - 1)
+            if consumed > 0 { madvise(mapped, consumed, MADV_DONTNEED) }
+        }
+    }
+
+    private func fallbackStream(_ index: Int, path: String, fd: Int32) {
+        guard lseek(fd, 0, SEEK_SET) == 0 else { return fail(index, System.error(path, errno)) }
+        runStream(index, path: path, fd: fd, owned: true, head: nil)
+    }
+
+    // MARK: Parallel execution and ordered merge
+
+    /// Runs the items on all workers, each claiming the next unclaimed item, then merges their reports in order.
+    private func execute(_ items: [WorkItem]) {
+        guard !items.isEmpty else { return }
+        let next = Atomic<Int>(0)
+        let workers = min(processors.count, items.count)
+        let processors = self.processors
+        let wantsOutput = self.wantsOutput
+        let blockSize = max(options.chunkSize, 1 << 20) * 4
+        let gzip = options.gzipDecoder
+        if workers == 1 {
+            for item in items { Engine.perform(item, processors[0], wantsOutput, blockSize, gzip) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                while true {
+                    let claimed = next.add(1, ordering: .relaxed).oldValue
+                    if claimed >= items.count { break }
+                    Engine.perform(items[claimed], processors[worker], wantsOutput, blockSize, gzip)
+                }
+            }
+        }
+        for item in items { merge(item) }
+    }
+
+    private static func perform(_ item: WorkItem, _ processor: LineProcessor, _ wantsOutput: Bool, _ blockSize: Int,
+                                _ gzip: GzipDecoderKind) {
+        if wantsOutput { item.report.output = ByteBuffer(capacity: 1 << 16) }
+        switch item.source {
+        case .bytes(let base, let start, let end):
+            processor.process(base, start, end, into: &item.report)
+        case .wholeFile(let path):
+            WholeFile.process(path, item, processor, blockSize: blockSize, gzip: gzip)
+        }
+    }
+
+    private func merge(_ item: WorkItem) {
+        guard !stopped else { return }
+        let report = item.report
+        var tally = tallies[item.input]
+        let path = tally.path
+        if report.malformed > 0 {
+            malformed += report.malformed
+            tally.malformed += report.malformed
+            if firstMalformed == nil {
+                firstMalformed = (path, tally.lines + report.firstMalformed + 1)
+                if query.strict { stopped = true }
+            }
+        }
+        if let failure = report.failure, tally.error == nil {
+            tally.error = SluiceError(.matchLimit, path: path, "regex gave up: \(failure)",
+                                      line: tally.lines + report.failureLine + 1)
+        }
+        tally.lines += report.lines
+        tally.selected += report.selected
+        if tally.error == nil, let error = item.error { tally.error = error }
+        tallies[item.input] = tally
+        if let buffer = report.output, buffer.count > 0 { output(buffer.bytes) }
+    }
+
+    private func fail(_ index: Int, _ error: Error) {
+        if tallies[index].error == nil {
+            tallies[index].error = error as? SluiceError ?? SluiceError(.io, path: tallies[index].path, "\(error)")
+        }
+    }
+
+    // MARK: Answer
+
+    private func mergedAnswer() -> (Answer, Bool) {
+        let merged = processors[0].state
+        for processor in processors.dropFirst() { merged.merge(processor.state) }
+        defer { for processor in processors { processor.reset() } }
+        return (answer(merged), merged.overflowed)
+    }
+
+    private func answer(_ merged: AggregateState) -> Answer {
+        switch query.operation {
+        case .grep, .select:
+            return .streamed
+        case .sum, .count(by: nil):
+            return .total(merged.total)
+        case .count(by: .some):
+            return .counts(merged.table!.top(Int.max).map { Answer.Entry(value: $0.key, count: $0.count) })
+        case .distinct(_, let withCounts):
+            let sorted = merged.table!.sortedByKey()
+            return withCounts ? .counts(sorted.map { Answer.Entry(value: $0.key, count: $0.count) }) : .values(sorted.map(\.key))
+        case .top(_, let k):
+            return .counts(merged.table!.top(k).map { Answer.Entry(value: $0.key, count: $0.count) })
+        case .extreme(_, let with, _):
+            guard let best = merged.best, best.hasValue else { return .noRecords }
+            return .extreme(value: best.value.array, with: with == nil ? nil : best.with.array)
+        }
+    }
+}

@@ -1,0 +1,302 @@
+/// What one worker found in one chunk. Line numbers are 0-based and local to the chunk; the engine turns them
+/// into file line numbers by adding up the line counts of the chunks before, in order.
+struct ChunkReport {
+    /// Lines in the chunk (a final line without `\n` counts).
+    var lines = 0
+    /// Records that passed every filter (for grep: matching lines).
+    var selected: Int64 = 0
+    var malformed = 0
+    var firstMalformed = -1
+    /// A PCRE2 failure (match or depth limit) and the local line it happened on.
+    var failure: String?
+    var failureLine = -1
+    /// Ordered output for grep and select.
+    var output: ByteBuffer?
+
+    mutating func noteMalformed(_ line: Int) {
+        if malformed == 0 { firstMalformed = line }
+        malformed += 1
+    }
+}
+
+/// One worker's line engine: parses, filters and aggregates the lines of the chunks it is given. It owns all
+/// its scratch state (record, matchers, aggregate), so workers share nothing while they run.
+final class LineProcessor {
+    let plan: Plan
+    private(set) var state: AggregateState
+    /// Per-worker buffers for whole-file reads and decoding, reused from file to file.
+    let readScratch = ByteBuffer(capacity: 1 << 16)
+    var decodeScratch = ByteBuffer(capacity: 1 << 16)
+    private let record = Record()
+    private let prefilter: Matcher?
+    private let grep: Matcher?
+    private let formatMatcher: Matcher?
+    private let conditions: ConditionEvaluator
+    private let accessLog: Bool
+    private let wantCombined: Bool
+    private let requireCombined: Bool
+    private let isFields: Bool
+    private let selectFields: [FieldRef]
+    private let regexGroups: Int
+    /// End of the chunk being processed: the scanner may look ahead to it, never past it.
+    private var chunkEnd = 0
+    /// `"name":` for each selected field when select writes JSON lines.
+    private let selectJSONKeys: [[UInt8]]?
+
+    init(_ plan: Plan) {
+        self.plan = plan
+        state = AggregateState(plan.aggregate)
+        prefilter = plan.prefilter.map(Matcher.init)
+        formatMatcher = plan.format.pattern.map(Matcher.init)
+        conditions = ConditionEvaluator(plan.conditions, accessLog: plan.format.isAccessLog)
+        accessLog = plan.format.isAccessLog
+        switch plan.format.format {
+        case .combined: wantCombined = true; requireCombined = true
+        case .auto: wantCombined = true; requireCombined = false
+        default: wantCombined = false; requireCombined = false
+        }
+        if case .fields = plan.format.format { isFields = true } else { isFields = false }
+        switch plan.output {
+        case .grepLines(let pattern), .grepCount(let pattern): grep = Matcher(pattern)
+        default: grep = nil
+        }
+        if case .select(let fields, let json) = plan.output {
+            selectFields = fields
+            selectJSONKeys = json ? fields.map { Array("\"\($0.name)\":".utf8) } : nil
+        } else {
+            selectFields = []
+            selectJSONKeys = nil
+        }
+        regexGroups = plan.format.pattern?.captureCount ?? 0
+        record.ensureCapacity(regexGroups)
+    }
+
+    /// Processes the lines of `base[start..<end]`, which begins at a line start and ends after a `\n` or at the
+    /// end of the input.
+    /// Starts a fresh aggregate, for the next run.
+    func reset() { state = AggregateState(plan.aggregate) }
+
+    /// Line numbers continue from `report.lines`, so one report can cover several consecutive pieces.
+    func process(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into report: inout ChunkReport) {
+        record.base = base
+        chunkEnd = end
+        if let grep {
+            searchLines(grep, base, start, end, &report) { lineStart, lineEnd, line, report in
+                guard conditions.isEmpty || parse(base, lineStart, lineEnd, line, &report) && passes(line, &report) else { return }
+                report.selected += 1
+                if let output = report.output {
+                    output.append(base + lineStart, lineEnd - lineStart)
+                    output.append(Bytes.newline)
+                }
+            }
+        } else if let prefilter {
+            searchLines(prefilter, base, start, end, &report) { lineStart, lineEnd, line, report in
+                handle(base, lineStart, lineEnd, line, &report)
+            }
+        } else if accessLog {
+            // The fast path: the scanner finds each line's end itself, so every byte is looked at once.
+            var cursor = SpaceCursor(base, limit: end)
+            var line = report.lines
+            var lineStart = start
+            while lineStart < end {
+                if AccessLogScanner.scan(base, lineStart, end, into: record, cursor: &cursor,
+                                         wantCombined: wantCombined, requireCombined: requireCombined) {
+                    if passes(line, &report) { accept(base, line, &report) }
+                } else {
+                    report.noteMalformed(line)
+                }
+                line &+= 1
+                lineStart = record.lineEnd &+ 1
+            }
+            report.lines = line
+        } else {
+            var line = report.lines
+            var lineStart = start
+            while lineStart < end {
+                let lineEnd = Bytes.find(Bytes.newline, base, from: lineStart, end: end)
+                handle(base, lineStart, lineEnd, line, &report)
+                line += 1
+                lineStart = lineEnd + 1
+            }
+            report.lines = line
+        }
+    }
+
+    /// Calls `body` for each line of the chunk that `matcher` matches, searching the whole chunk at once rather
+    /// than line by line. A match that spans a newline is checked again against its first line alone.
+    private func searchLines(_ matcher: Matcher, _ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
+                             _ report: inout ChunkReport,
+                             _ body: (Int, Int, Int, inout ChunkReport) -> Void) {
+        let subject = base + start
+        let length = end - start
+        var position = 0             // relative to start; always a line start
+        var line = report.lines      // line number of `position`
+        while position < length {
+            let outcome = matcher.search(subject, length: length, from: position)
+            guard case .match(let matchStart, let matchEnd) = outcome else {
+                if case .failed(let message) = outcome, report.failure == nil {
+                    report.failure = message
+                    report.failureLine = line
+                }
+                break
+            }
+            let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: matchStart).map { $0 + 1 } ?? position
+            line += Bytes.countNewlines(subject, from: position, end: lineStart)
+            let lineEnd = Bytes.find(Bytes.newline, subject, from: matchStart, end: length)
+            var matched = true
+            if matchEnd > lineEnd {
+                // The match crossed into the next line: only the line on its own decides.
+                switch matcher.search(subject + lineStart, length: lineEnd - lineStart) {
+                case .match: matched = true
+                case .noMatch: matched = false
+                case .failed(let message):
+                    matched = false
+                    if report.failure == nil { report.failure = message; report.failureLine = line }
+                }
+            }
+            if matched { body(start + lineStart, start + lineEnd, line, &report) }
+            if lineEnd >= length {
+                position = length
+                line += 1
+                report.lines = line
+                return
+            }
+            position = lineEnd + 1
+            line += 1
+        }
+        if position < length { line += Bytes.countNewlines(subject, from: position, end: length) }
+        if length > 0 && subject[length - 1] != Bytes.newline && position < length { line += 1 }
+        report.lines = line
+    }
+
+    /// Parses one line into `record`; counts it as malformed when it is not a record.
+    @inline(__always)
+    private func parse(_ base: UnsafePointer<UInt8>, _ lineStart: Int, _ lineEnd: Int, _ line: Int,
+                       _ report: inout ChunkReport) -> Bool {
+        record.lineStart = lineStart
+        record.lineEnd = lineEnd
+        if accessLog {
+            var cursor = SpaceCursor(base, limit: chunkEnd)
+            if AccessLogScanner.scan(base, lineStart, chunkEnd, into: record, cursor: &cursor,
+                                     wantCombined: wantCombined, requireCombined: requireCombined) { return true }
+        } else if isFields {
+            FieldSplitter.split(base, lineStart, lineEnd, into: record)
+            return true
+        } else if let formatMatcher {
+            switch formatMatcher.search(base + lineStart, length: lineEnd - lineStart) {
+            case .match:
+                let vector = formatMatcher.ovector
+                let groups = regexGroups
+                for group in 0..<groups {
+                    let groupStart = vector[2 * (group + 1)], groupEnd = vector[2 * (group + 1) + 1]
+                    if groupStart == Int(bitPattern: UInt(bitPattern: -1)) || groupStart > groupEnd {
+                        record.set(group, lineEnd, lineEnd)
+                    } else {
+                        record.set(group, lineStart + groupStart, lineStart + groupEnd)
+                    }
+                }
+                record.fieldCount = groups
+                return true
+            case .noMatch: break
+            case .failed(let message):
+                if report.failure == nil { report.failure = message; report.failureLine = line }
+                return false
+            }
+        }
+        report.noteMalformed(line)
+        return false
+    }
+
+    /// Applies the conditions to the parsed record, noting a regex failure.
+    @inline(__always)
+    private func passes(_ line: Int, _ report: inout ChunkReport) -> Bool {
+        if conditions.isEmpty { return true }
+        if conditions.accepts(record) { return true }
+        if let failure = conditions.failure, report.failure == nil {
+            report.failure = failure
+            report.failureLine = line
+        }
+        return false
+    }
+
+    @inline(__always)
+    private func handle(_ base: UnsafePointer<UInt8>, _ lineStart: Int, _ lineEnd: Int, _ line: Int,
+                        _ report: inout ChunkReport) {
+        guard parse(base, lineStart, lineEnd, line, &report), passes(line, &report) else { return }
+        accept(base, line, &report)
+    }
+
+    /// Adds the parsed record, which passed the filters, to the aggregate or the output.
+    @inline(__always)
+    private func accept(_ base: UnsafePointer<UInt8>, _ line: Int, _ report: inout ChunkReport) {
+        let lineEnd = record.lineEnd
+        switch state.kind {
+        case .sum(let field):
+            guard let value = record.integer(field, accessLog: accessLog) else {
+                report.noteMalformed(line)
+                return
+            }
+            let (sum, overflow) = state.total.addingReportingOverflow(value)
+            state.total = sum
+            if overflow { state.overflowed = true }
+        case .count:
+            state.total &+= 1
+        case .table(let field):
+            let (start, end) = record.span(field)
+            state.table!.add(base + start, end - start)
+        case .extreme(let field, let with, _):
+            let (start, end) = record.span(field)
+            let (withStart, withEnd) = with.map { record.span($0) } ?? (lineEnd, lineEnd)
+            let integer = record.integer(field, accessLog: accessLog)
+            state.best!.offer(integer: integer, base, start, end, with: base, withStart, withEnd)
+        case .none:
+            if let output = report.output, let keys = selectJSONKeys {
+                writeJSON(output, keys)
+            } else if let output = report.output {
+                for (index, field) in selectFields.enumerated() {
+                    if index > 0 { output.append(32) }
+                    let (start, end) = record.span(field)
+                    output.append(base + start, end - start)
+                }
+                output.append(Bytes.newline)
+            }
+        }
+        report.selected += 1
+    }
+
+    /// One JSON object for the selected fields of the current record.
+    private func writeJSON(_ output: ByteBuffer, _ keys: [[UInt8]]) {
+        output.append(123)
+        for (index, field) in selectFields.enumerated() {
+            if index > 0 { output.append(44) }
+            keys[index].withUnsafeBufferPointer { output.append($0.baseAddress!, $0.count) }
+            if plan.format.isNumeric(field) {
+                output.append(decimal: record.integer(field, accessLog: true) ?? 0)
+                continue
+            }
+            let (start, end) = record.span(field)
+            output.append(34)
+            for index in start..<end {
+                let byte = record.base[index]
+                switch byte {
+                case 34, 92:
+                    output.append(92)
+                    output.append(byte)
+                case 0..<32:
+                    output.append("\\u00")
+                    output.append(JSONEscape.hex[Int(byte >> 4)])
+                    output.append(JSONEscape.hex[Int(byte & 15)])
+                default:
+                    output.append(byte)
+                }
+            }
+            output.append(34)
+        }
+        output.append(125)
+        output.append(Bytes.newline)
+    }
+}
+
+enum JSONEscape {
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+}

@@ -1,0 +1,56 @@
+/// A query compiled once and shared read-only by all workers: patterns compiled, fields resolved.
+final class Plan: @unchecked Sendable {
+    enum Output {
+        /// Lines written in input order: grep's matching lines or select's joined fields.
+        case grepLines(Pattern)
+        case grepCount(Pattern)
+        case select([FieldRef], json: Bool)
+        case aggregate
+    }
+
+    let query: Query
+    let format: CompiledFormat
+    let prefilter: Pattern?
+    let conditions: [Condition]
+    let output: Output
+    let aggregate: AggregateState.Kind
+    /// True when records must be parsed (every operation but grep).
+    let parses: Bool
+
+    init(_ query: Query) throws {
+        self.query = query
+        let format = try CompiledFormat(query.format)
+        self.format = format
+        prefilter = try query.prefilter.map { try Pattern($0) }
+        conditions = try query.conditions.map { try Condition($0, format: format) }
+        switch query.operation {
+        case .grep(let source, let countOnly):
+            let pattern = try Pattern(source)
+            output = countOnly ? .grepCount(pattern) : .grepLines(pattern)
+            aggregate = .none
+        case .select(let names, let json):
+            guard !names.isEmpty else {
+                throw SluiceError(.invalidArgument, path: "select", "select needs at least one field")
+            }
+            output = .select(try names.map { try format.field($0) }, json: json)
+            aggregate = .none
+        case .sum(let name):
+            let field = try format.field(name)
+            if format.isAccessLog && !format.isNumeric(field) {
+                throw SluiceError(.invalidArgument, path: name, "cannot sum a text field (numeric fields: status, bytes)")
+            }
+            output = .aggregate
+            aggregate = .sum(field)
+        case .count(let by):
+            output = .aggregate
+            aggregate = try by.map { .table(try format.field($0)) } ?? .count
+        case .distinct(let name, _), .top(let name, _):
+            output = .aggregate
+            aggregate = .table(try format.field(name))
+        case .extreme(let name, let with, let isMax):
+            output = .aggregate
+            aggregate = .extreme(try format.field(name), with: try with.map { try format.field($0) }, isMax: isMax)
+        }
+        if case .grepLines = output { parses = false } else if case .grepCount = output { parses = false } else { parses = true }
+    }
+}

@@ -1,0 +1,84 @@
+/// What to compute over the records (or, for `grep`, the raw lines) of the inputs.
+public enum Operation: Sendable, Equatable {
+    /// The sum of an integer field.
+    case sum(String)
+    /// The number of records, or the number per distinct value of a field.
+    case count(by: String?)
+    /// The distinct values of a field, sorted bytewise, optionally with their counts.
+    case distinct(String, withCounts: Bool)
+    /// The record with the greatest (`isMax`) or least value of a field. Integer fields compare as numbers.
+    /// With `with`, the comparison is on the pair (value, with), so ties go to the greatest (for max) or least
+    /// (for min) `with` value, as Python's `max((bytes, request))` and `min(...)` do.
+    case extreme(String, with: String?, isMax: Bool)
+    /// The `k` most frequent values of a field: count descending, then value ascending.
+    case top(String, k: Int)
+    /// The listed fields of every record, one line per record in input order: space-joined, or with `json`
+    /// one JSON object per line (integer fields as numbers; other bytes copied as they are, with `"`, `\` and
+    /// control characters escaped).
+    case select([String], json: Bool = false)
+    /// The raw lines matching a PCRE2 pattern, in input order; with `countOnly`, only their number per input.
+    case grep(String, countOnly: Bool)
+}
+
+extension Operation {
+    /// The field the operation is about, if any.
+    var fieldName: String? {
+        switch self {
+        case .sum(let name), .distinct(let name, _), .top(let name, _), .extreme(let name, _, _): return name
+        case .count(let by): return by
+        case .select, .grep: return nil
+        }
+    }
+}
+
+/// A complete query: how lines become records, which records count, and what to compute.
+public struct Query: Sendable {
+    public var format: RecordFormat
+    /// A PCRE2 pattern that raw lines must match before they are parsed (the tutorial's `gen_grep` stage).
+    public var prefilter: String?
+    /// `FIELD OP VALUE` conditions, all of which a record must satisfy.
+    public var conditions: [String]
+    public var operation: Operation
+    /// When true, the first malformed line is an error instead of being counted.
+    public var strict: Bool
+
+    public init(format: RecordFormat = .auto, prefilter: String? = nil, conditions: [String] = [],
+                operation: Operation, strict: Bool = false) {
+        self.format = format
+        self.prefilter = prefilter
+        self.conditions = conditions
+        self.operation = operation
+        self.strict = strict
+    }
+}
+
+/// How the work is spread. None of these settings changes any result.
+public struct ExecutionOptions: Sendable {
+    /// Worker threads; defaults to the number of active cores.
+    public var threads: Int
+    /// Target size of one unit of parallel work, in bytes; chunks end at the next newline after it.
+    public var chunkSize: Int
+    /// Bytes of a plain file mapped at a time.
+    public var windowSize: Int
+    /// Plain files up to this size are read whole by one worker, so many small files run in parallel.
+    public var smallFileLimit: Int
+    /// Decode bzip2 blocks in parallel when the stream allows it.
+    public var parallelBzip2: Bool
+    /// The gzip decoder: ISA-L (fast) or zlib (reference).
+    public var gzipDecoder: GzipDecoderKind
+
+    public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 64 << 20,
+                smallFileLimit: Int = 1 << 20, parallelBzip2: Bool = true, gzipDecoder: GzipDecoderKind = .isal) {
+        self.threads = max(1, threads ?? System.activeCores)
+        self.chunkSize = max(1, chunkSize)
+        self.windowSize = max(self.chunkSize, windowSize)
+        self.smallFileLimit = smallFileLimit
+        self.parallelBzip2 = parallelBzip2
+        self.gzipDecoder = gzipDecoder
+    }
+}
+
+/// The gzip decoders Sluice carries.
+public enum GzipDecoderKind: Sendable {
+    case isal, zlib
+}

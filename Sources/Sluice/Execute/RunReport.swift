@@ -1,0 +1,46 @@
+/// The answer to an aggregate query, merged over every worker.
+public enum Answer: Sendable, Equatable {
+    /// `sum` and plain `count`.
+    case total(Int64)
+    /// `count --by`, `distinct` (with counts) and `top`: values with their counts, in output order.
+    case counts([Entry])
+    /// `distinct` without counts: values sorted bytewise.
+    case values([[UInt8]])
+    /// `max`/`min`: the winning value and its companion, or nil when there were no records.
+    case extreme(value: [UInt8], with: [UInt8]?)
+    case noRecords
+    /// grep and select write their lines to the output sink instead.
+    case streamed
+
+    /// One value and its count.
+    public struct Entry: Sendable, Equatable {
+        public var value: [UInt8]
+        public var count: Int64
+    }
+}
+
+/// Per-input figures, in input order.
+public struct InputTally: Sendable, Equatable {
+    public var path: String
+    /// Lines read (a final line without `\n` counts).
+    public var lines: Int = 0
+    /// Records (for grep: lines) that passed every filter.
+    public var selected: Int64 = 0
+    public var malformed: Int = 0
+    /// The first error met in this input; the figures above cover what was read before it.
+    public var error: SluiceError?
+}
+
+/// Everything a run produced besides the streamed output.
+public struct RunReport: Sendable {
+    public var answer: Answer
+    public var inputs: [InputTally]
+    /// Lines that were not records of the format, over all inputs.
+    public var malformed: Int
+    /// Where the first malformed line is, as `path` and 1-based line.
+    public var firstMalformed: (path: String, line: Int)?
+    /// Total records (or grep lines) selected over all inputs.
+    public var selected: Int64 { inputs.reduce(0) { $0 + $1.selected } }
+    /// Every input error, in input order.
+    public var errors: [SluiceError] { inputs.compactMap(\.error) }
+}

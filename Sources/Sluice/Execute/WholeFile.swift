@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The small-file strategy: one worker opens a file, reads it whole into its own scratch buffer and processes
+/// it, decoding it block by block first when its magic bytes say it is compressed. Many small files thus run
+/// in parallel, one per worker, with no per-file thread handoff.
+enum WholeFile {
+    static func process(_ path: String, _ item: WorkItem, _ processor: LineProcessor, blockSize: Int,
+                        gzip: GzipDecoderKind) {
+        let fd: Int32
+        do { fd = try System.open(path) } catch {
+            item.error = error as? SluiceError
+            return
+        }
+        defer { System.close(fd) }
+        let scratch = processor.readScratch
+        scratch.removeAll()
+        do {
+            let info = try System.stat(fd, path: path)
+            if System.isDirectory(info) {
+                item.error = SluiceError(.unreadable, path: path, "Is a directory")
+                return
+            }
+            // Read to the end even if the file grew since it was listed.
+            while true {
+                scratch.reserve(max(Int(info.st_size) - scratch.count, 0) + 4096)
+                let got = try System.read(fd, scratch.base + scratch.count, scratch.capacity - scratch.count, path: path)
+                if got == 0 { break }
+                scratch.count += got
+            }
+        } catch {
+            item.error = error as? SluiceError
+            return
+        }
+        let compression = Compression.detect(UnsafeRawBufferPointer(start: scratch.base, count: min(scratch.count, 4)))
+        if compression == .none {
+            processor.process(scratch.base, 0, scratch.count, into: &item.report)
+            return
+        }
+        let input = CompressedInput(path: path, fd: nil, prefix: scratch.array)
+        let stream = Decoders.stream(compression, input, gzip: gzip)
+        let decoded = processor.decodeScratch
+        decoded.removeAll()
+        while true {
+            let more = stream.fill(decoded, limit: blockSize)
+            if let last = Bytes.findLast(Bytes.newline, decoded.base, from: 0, end: decoded.count) {
+                processor.process(decoded.base, 0, last + 1, into: &item.report)
+                let tail = decoded.count - last - 1
+                if tail > 0 { memmove(decoded.base, decoded.base + last + 1, tail) }
+                decoded.count = tail
+            }
+            if !more { break }
+        }
+        if decoded.count > 0 { processor.process(decoded.base, 0, decoded.count, into: &item.report) }
+        item.error = stream.error
+        if decoded.capacity > 4 * blockSize { processor.decodeScratch = ByteBuffer(capacity: blockSize) }
+    }
+}

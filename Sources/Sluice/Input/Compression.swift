@@ -1,0 +1,102 @@
+/// How an input's bytes are stored, told by its first bytes and never by its name.
+public enum Compression: Sendable, Equatable {
+    case none
+    /// Starts with `1f 8b`.
+    case gzip
+    /// Starts with `BZh` and a block-size digit `1`...`9`.
+    case bzip2
+
+    /// Detects the compression from the first bytes of an input (fewer than 4 bytes reads as plain).
+    public static func detect(_ head: UnsafeRawBufferPointer) -> Compression {
+        if head.count >= 2 && head[0] == 0x1f && head[1] == 0x8b { return .gzip }
+        if head.count >= 4 && head[0] == 0x42 && head[1] == 0x5a && head[2] == 0x68 && (0x31...0x39).contains(head[3]) {
+            return .bzip2
+        }
+        return .none
+    }
+}
+
+/// A decoder's view of its compressed input: a descriptor read in blocks, or bytes already in memory (the
+/// head of a stream whose magic has been read, or a whole small file).
+final class CompressedInput {
+    let path: String
+    private let fd: Int32?
+    private var pending: [UInt8]
+    private var pendingOffset = 0
+    let buffer: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    /// Bytes of the file consumed before the current buffer contents.
+    private(set) var consumedBefore = 0
+
+    /// Reads `fd` (not owned) after first yielding `prefix`, the bytes already taken from it.
+    init(path: String, fd: Int32?, prefix: [UInt8], blockSize: Int = 1 << 18) {
+        self.path = path
+        self.fd = fd
+        pending = prefix
+        capacity = blockSize
+        buffer = .allocate(capacity: blockSize)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Fills the buffer with the next bytes; returns how many (0 at end of input). `consumedBefore` then holds
+    /// the file offset of the buffer's first byte.
+    func next(afterConsuming previous: Int) throws -> Int {
+        consumedBefore += previous
+        if pendingOffset < pending.count {
+            let count = min(capacity, pending.count - pendingOffset)
+            pending.withUnsafeBufferPointer { source in
+                buffer.update(from: source.baseAddress! + pendingOffset, count: count)
+            }
+            pendingOffset += count
+            return count
+        }
+        guard let fd else { return 0 }
+        return try System.read(fd, buffer, capacity, path: path)
+    }
+}
+
+/// A stream of decoded bytes. `fill` appends decoded bytes to a buffer; when the input is corrupt or truncated
+/// it stops, keeps what was decoded before the fault, and leaves the error in `error`.
+protocol DecodedStream: AnyObject {
+    /// Appends decoded bytes to `output` until it holds at least `limit` bytes or the stream ends. Returns
+    /// false once the stream has ended (cleanly or with `error` set) and nothing more will come.
+    func fill(_ output: ByteBuffer, limit: Int) -> Bool
+    /// The fault that ended the stream early, if any.
+    var error: SluiceError? { get }
+}
+
+/// Plain bytes from a descriptor, through the same interface as the decoders.
+final class PlainStream: DecodedStream {
+    private let input: CompressedInput
+    private var lastCount = 0
+    private(set) var error: SluiceError?
+
+    init(_ input: CompressedInput) { self.input = input }
+
+    func fill(_ output: ByteBuffer, limit: Int) -> Bool {
+        while output.count < limit {
+            do {
+                let count = try input.next(afterConsuming: lastCount)
+                lastCount = count
+                if count == 0 { return false }
+                output.append(input.buffer, count)
+            } catch let failure as SluiceError {
+                error = failure
+                return false
+            } catch { return false }
+        }
+        return true
+    }
+}
+
+enum Decoders {
+    /// A stream decoding `input` as `compression` says.
+    static func stream(_ compression: Compression, _ input: CompressedInput, gzip: GzipDecoderKind) -> DecodedStream {
+        switch compression {
+        case .none: return PlainStream(input)
+        case .gzip: return gzip == .isal ? IsalGzipStream(input) : ZlibGzipStream(input)
+        case .bzip2: return BZip2Stream(input)
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import CISAL
+import CZlib
+
+/// Shared member bookkeeping for the gzip decoders: a file is a sequence of members, decoded as their
+/// concatenation. A member that fails before yielding any byte after a complete one is trailing garbage.
+struct MemberTracker {
+    var inProgress = false
+    var index = 0
+    var outputInMember = 0
+
+    func failure(_ path: String, _ message: String, offset: Int) -> SluiceError {
+        if index > 0 && outputInMember == 0 {
+            return SluiceError(.trailingGarbage, path: path, "trailing garbage after gzip member \(index)", offset: offset)
+        }
+        return SluiceError(.corruptGzip, path: path, "corrupt gzip stream: \(message)", offset: offset)
+    }
+}
+
+/// gzip decoding with Intel ISA-L's `isal_inflate`, the fast path. Handles multi-member files, checks each
+/// member's CRC32, and reports truncation and trailing garbage with the compressed offset.
+final class IsalGzipStream: DecodedStream {
+    private let input: CompressedInput
+    private let state: UnsafeMutablePointer<inflate_state>
+    private var inputCount = 0
+    private var members = MemberTracker()
+    private var finished = false
+    private(set) var error: SluiceError?
+
+    init(_ input: CompressedInput) {
+        self.input = input
+        state = .allocate(capacity: 1)
+        CISAL_inflate_init_gzip(state)
+        state.pointee.avail_in = 0
+    }
+
+    deinit { state.deallocate() }
+
+    private var offset: Int { input.consumedBefore + inputCount - Int(state.pointee.avail_in) }
+
+    func fill(_ output: ByteBuffer, limit: Int) -> Bool {
+        guard !finished else { return false }
+        while output.count < limit {
+            if state.pointee.avail_in == 0 {
+                let count: Int
+                do { count = try input.next(afterConsuming: inputCount) } catch let failure as SluiceError {
+                    return stop(failure)
+                } catch { return stop(nil) }
+                inputCount = count
+                if count == 0 {
+                    return stop(members.inProgress
+                        ? SluiceError(.truncatedGzip, path: input.path, "unexpected end of gzip stream", offset: offset)
+                        : nil)
+                }
+                state.pointee.next_in = input.buffer
+                state.pointee.avail_in = UInt32(count)
+            }
+            if !members.inProgress {
+                if members.index > 0 {
+                    // Another member follows: reset the decoder but keep the unread input.
+                    let nextIn = state.pointee.next_in, availIn = state.pointee.avail_in
+                    CISAL_inflate_init_gzip(state)
+                    state.pointee.next_in = nextIn
+                    state.pointee.avail_in = availIn
+                }
+                members.inProgress = true
+                members.outputInMember = 0
+            }
+            output.reserve(max(limit - output.count, 1 << 16))
+            let room = min(output.capacity - output.count, Int(UInt32.max >> 1))
+            state.pointee.next_out = output.base + output.count
+            state.pointee.avail_out = UInt32(room)
+            let before = offset
+            let result = isal_inflate(state)
+            let produced = room - Int(state.pointee.avail_out)
+            output.count += produced
+            members.outputInMember += produced
+            if result < 0 {
+                return stop(members.failure(input.path, IsalGzipStream.describe(result), offset: before))
+            }
+            if state.pointee.block_state == ISAL_BLOCK_FINISH {
+                members.inProgress = false
+                members.index += 1
+            }
+        }
+        return true
+    }
+
+    private func stop(_ failure: SluiceError?) -> Bool {
+        error = failure
+        finished = true
+        return false
+    }
+
+    static func describe(_ code: Int32) -> String {
+        switch code {
+        case ISAL_INVALID_BLOCK: return "invalid deflate block"
+        case ISAL_INVALID_SYMBOL: return "invalid deflate symbol"
+        case ISAL_INVALID_LOOKBACK: return "invalid back-reference distance"
+        case ISAL_INVALID_WRAPPER: return "invalid gzip header"
+        case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method"
+        case ISAL_INCORRECT_CHECKSUM: return "CRC32 mismatch"
+        default: return "ISA-L error \(code)"
+        }
+    }
+}
+
+/// gzip decoding with zlib, the reference decoder: the same behaviour as `IsalGzipStream`, used in
+/// differential tests and selectable with `GzipDecoderKind.zlib`.
+final class ZlibGzipStream: DecodedStream {
+    private let input: CompressedInput
+    private let stream: UnsafeMutablePointer<z_stream>
+    private var inputCount = 0
+    private var members = MemberTracker()
+    private var finished = false
+    private(set) var error: SluiceError?
+
+    init(_ input: CompressedInput) {
+        self.input = input
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        _ = CZlib_inflateInitGzip(stream)
+    }
+
+    deinit {
+        inflateEnd(stream)
+        stream.deallocate()
+    }
+
+    private var offset: Int { input.consumedBefore + inputCount - Int(stream.pointee.avail_in) }
+
+    func fill(_ output: ByteBuffer, limit: Int) -> Bool {
+        guard !finished else { return false }
+        while output.count < limit {
+            if stream.pointee.avail_in == 0 {
+                let count: Int
+                do { count = try input.next(afterConsuming: inputCount) } catch let failure as SluiceError {
+                    return stop(failure)
+                } catch { return stop(nil) }
+                inputCount = count
+                if count == 0 {
+                    return stop(members.inProgress
+                        ? SluiceError(.truncatedGzip, path: input.path, "unexpected end of gzip stream", offset: offset)
+                        : nil)
+                }
+                stream.pointee.next_in = input.buffer
+                stream.pointee.avail_in = UInt32(count)
+            }
+            if !members.inProgress {
+                if members.index > 0 { inflateReset(stream) }
+                members.inProgress = true
+                members.outputInMember = 0
+            }
+            output.reserve(max(limit - output.count, 1 << 16))
+            let room = min(output.capacity - output.count, Int(UInt32.max >> 1))
+            stream.pointee.next_out = output.base + output.count
+            stream.pointee.avail_out = UInt32(room)
+            let before = offset
+            let result = inflate(stream, Z_NO_FLUSH)
+            let produced = room - Int(stream.pointee.avail_out)
+            output.count += produced
+            members.outputInMember += produced
+            switch result {
+            case Z_STREAM_END:
+                members.inProgress = false
+                members.index += 1
+            case Z_OK, Z_BUF_ERROR:
+                break
+            default:
+                let message = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(result)"
+                return stop(members.failure(input.path, message, offset: before))
+            }
+        }
+        return true
+    }
+
+    private func stop(_ failure: SluiceError?) -> Bool {
+        error = failure
+        finished = true
+        return false
+    }
+}

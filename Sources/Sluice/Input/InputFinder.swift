@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One input named on the command line or found under a directory.
+public enum InputSpec: Sendable, Equatable {
+    case file(String)
+    case standardInput
+
+    /// The name used in messages: the path, or `-`.
+    public var path: String {
+        switch self {
+        case .file(let path): return path
+        case .standardInput: return "-"
+        }
+    }
+}
+
+/// Expands command-line operands into inputs, like the tutorial's `gen_find`: directories are walked
+/// recursively, entries in bytewise-sorted order, keeping the files whose name matches `nameGlob` (fnmatch
+/// syntax, applied to the last path component). Files named directly are always kept. `-` is standard input,
+/// and no operands at all means standard input.
+public enum InputFinder {
+    /// The inputs, plus one error per operand that does not exist or a directory that cannot be listed.
+    public static func expand(_ operands: [String], nameGlob: String? = nil) -> (inputs: [InputSpec], errors: [SluiceError]) {
+        var inputs = [InputSpec]()
+        var errors = [SluiceError]()
+        if operands.isEmpty { return ([.standardInput], []) }
+        for operand in operands {
+            if operand == "-" {
+                inputs.append(.standardInput)
+                continue
+            }
+            do {
+                let info = try System.stat(path: operand)
+                if System.isDirectory(info) {
+                    walk(operand, nameGlob, &inputs, &errors)
+                } else {
+                    inputs.append(.file(operand))
+                }
+            } catch let error as SluiceError {
+                errors.append(error)
+            } catch {}
+        }
+        return (inputs, errors)
+    }
+
+    private static func walk(_ directory: String, _ glob: String?, _ inputs: inout [InputSpec], _ errors: inout [SluiceError]) {
+        guard let handle = opendir(directory) else {
+            errors.append(System.error(directory, errno))
+            return
+        }
+        var names = [[UInt8]]()
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix { $0 != 0 })
+            }
+            if name == [46] || name == [46, 46] { continue }
+            names.append(name)
+        }
+        closedir(handle)
+        names.sort { $0.lexicographicallyPrecedes($1) }
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        for name in names {
+            let nameText = String(decoding: name, as: UTF8.self)
+            let path = prefix + nameText
+            var info = stat()
+            guard fstatat(AT_FDCWD, path, &info, 0) == 0 else {
+                errors.append(System.error(path, errno))
+                continue
+            }
+            if System.isDirectory(info) {
+                var linkInfo = stat()
+                if lstat(path, &linkInfo) == 0 && (linkInfo.st_mode & S_IFMT) == S_IFLNK { continue }  // no symlink loops
+                walk(path, glob, &inputs, &errors)
+            } else if System.isRegular(info) {
+                if let glob, fnmatch(glob, nameText, 0) != 0 { continue }
+                inputs.append(.file(path))
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import CPCRE2
+
+/// A PCRE2 pattern compiled once in byte mode (no UTF, no UCP, so any byte sequence is a valid subject) with
+/// `MULTILINE` on, so `^` and `$` match at line boundaries inside a chunk, and JIT-compiled when the platform
+/// allows. A `Pattern` is immutable and shared by all workers; each worker matches through its own `Matcher`.
+public final class Pattern: @unchecked Sendable {
+    /// The pattern text as given.
+    public let source: String
+    let code: OpaquePointer
+    /// PCRE2's default match limit (10,000,000) and a depth limit of 100,000, both kept on.
+    static let matchLimit: UInt32 = 10_000_000
+    static let depthLimit: UInt32 = 100_000
+
+    /// Compiles `source`. Throws `.invalidPattern` naming the pattern and PCRE2's message and offset.
+    public init(_ source: String, caseless: Bool = false) throws {
+        self.source = source
+        var errorCode: Int32 = 0
+        var errorOffset = 0
+        var options = UInt32(PCRE2_MULTILINE)
+        if caseless { options |= UInt32(PCRE2_CASELESS) }
+        let bytes = Array(source.utf8)
+        let compiled = bytes.withUnsafeBufferPointer { buffer in
+            CPCRE2_compile(buffer.baseAddress, buffer.count, options, &errorCode, &errorOffset)
+        }
+        guard let compiled else {
+            throw SluiceError(.invalidPattern, path: source,
+                              "invalid regex: \(Pattern.message(for: errorCode)) at offset \(errorOffset)")
+        }
+        code = compiled
+    }
+
+    deinit { CPCRE2_code_free(code) }
+
+    /// True when PCRE2 JIT-compiled the pattern.
+    public var isJIT: Bool { CPCRE2_jit_ok(code) != 0 }
+
+    /// Number of capture groups.
+    public var captureCount: Int { Int(CPCRE2_capture_count(code)) }
+
+    /// Named capture groups as (name, group number), in name-table order (alphabetical, as PCRE2 keeps it).
+    public var namedGroups: [(name: String, group: Int)] {
+        (0..<CPCRE2_name_count(code)).map { index in
+            var group: UInt32 = 0
+            let name = String(cString: CPCRE2_name_entry(code, index, &group))
+            return (name, Int(group))
+        }
+    }
+
+    static func message(for errorCode: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let length = buffer.withUnsafeMutableBufferPointer {
+            CPCRE2_error_message(errorCode, $0.baseAddress, $0.count)
+        }
+        return length > 0 ? String(decoding: buffer[0..<Int(length)], as: UTF8.self) : "PCRE2 error \(errorCode)"
+    }
+}
+
+/// The outcome of one search.
+enum MatchOutcome {
+    case match(start: Int, end: Int)
+    case noMatch
+    /// PCRE2 gave up (match limit, depth limit, JIT stack): carries PCRE2's message.
+    case failed(String)
+}
+
+/// One worker's handle on a `Pattern`: owns the match data and match context, so it must not be shared
+/// between threads. Nothing is allocated per search.
+final class Matcher {
+    let pattern: Pattern
+    private let data: OpaquePointer
+    private let context: OpaquePointer
+
+    init(_ pattern: Pattern) {
+        self.pattern = pattern
+        data = CPCRE2_match_data_create(pattern.code)
+        context = CPCRE2_match_context_create(Pattern.matchLimit, Pattern.depthLimit)
+    }
+
+    deinit {
+        CPCRE2_match_data_free(data)
+        CPCRE2_match_context_free(context)
+    }
+
+    /// The capture offsets of the last successful search (pairs of start/end, relative to that subject).
+    var ovector: UnsafeMutablePointer<Int> { CPCRE2_ovector(data)! }
+
+    /// Searches `subject[0..<length]` for the leftmost match at or after `from`.
+    @inline(__always)
+    func search(_ subject: UnsafePointer<UInt8>, length: Int, from: Int = 0) -> MatchOutcome {
+        let rc = CPCRE2_match(pattern.code, subject, length, from, 0, data, context)
+        if rc > 0 || rc == 0 {
+            let vector = CPCRE2_ovector(data)!
+            return .match(start: vector[0], end: vector[1])
+        }
+        if rc == PCRE2_ERROR_NOMATCH { return .noMatch }
+        return .failed(Pattern.message(for: rc))
+    }
+}

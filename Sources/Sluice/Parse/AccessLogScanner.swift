@@ -1,0 +1,206 @@
+import CByteScan
+
+/// The hand-written scanner for Apache access logs.
+///
+/// It accepts exactly the lines that the tutorial's pattern
+/// `(\S+) (\S+) (\S+) \[(.*?)\] "(\S+) (\S+) (\S+)" (\S+) (\S+)` matches at the start of the line, and gives
+/// the same groups, without running a regex:
+/// - `\S` is any byte but tab, LF, VT, FF, CR and space. Each `(\S+)` followed by a space is therefore the
+///   maximal non-space run; proto is the run before `" ` minus its closing quote.
+/// - The lazy `(.*?)` makes datetime end at the first `] "` after which the rest matches, so each `] "` is
+///   tried in turn, as the regex backtracks.
+/// Then, as the tutorial's conversions do, status must be an integer and bytes an integer or `-` (0). A line
+/// the pattern matches but whose numbers do not convert is malformed.
+enum AccessLogScanner {
+    static let space: UInt8 = 32
+    static let quote: UInt8 = 34
+    static let openBracket: UInt8 = 91
+    static let closeBracket: UInt8 = 93
+    static let backslash: UInt8 = 92
+    static let dash: UInt8 = 45
+
+    /// Scans the line starting at `start` (it ends at the first `\n` before `limit`, or at `limit`) into
+    /// `record`, setting `record.lineStart` and `record.lineEnd` whether or not the line is a record. With
+    /// `requireCombined`, the line must go on with ` "referer" "agent"`; with `wantCombined` those fields are
+    /// taken when present and left empty otherwise.
+    @inline(__always)
+    static func scan(_ base: UnsafePointer<UInt8>, _ start: Int, _ limit: Int, into record: Record,
+                     cursor: inout SpaceCursor, wantCombined: Bool, requireCombined: Bool) -> Bool {
+        record.lineStart = start
+        if let bytesEnd = fields(base, start, limit, record, &cursor) {
+            let lineEnd = (bytesEnd == limit || base[bytesEnd] == Bytes.newline)
+                ? bytesEnd : Bytes.find(Bytes.newline, base, from: bytesEnd, end: limit)
+            record.lineEnd = lineEnd
+            return convert(base, record) && trailer(base, bytesEnd, lineEnd, record, wantCombined, requireCombined)
+        }
+        record.lineEnd = Bytes.find(Bytes.newline, base, from: start, end: limit)
+        return false
+    }
+
+    /// The pattern up to bytes; returns the end of bytes, or nil when the line does not match.
+    @inline(__always)
+    private static func fields(_ base: UnsafePointer<UInt8>, _ start: Int, _ limit: Int, _ record: Record,
+                               _ cursor: inout SpaceCursor) -> Int? {
+        // host, ident, user: maximal non-space runs, each followed by exactly one space.
+        var i = start
+        var j = cursor.next(i)
+        guard j > i, j < limit, base[j] == space else { return nil }
+        record.set(0, i, j)
+        i = j &+ 1
+        j = cursor.next(i)
+        guard j > i, j < limit, base[j] == space else { return nil }
+        record.set(1, i, j)
+        i = j &+ 1
+        j = cursor.next(i)
+        guard j > i, j &+ 1 < limit, base[j] == space, base[j &+ 1] == openBracket else { return nil }
+        record.set(2, i, j)
+        let dateStart = j &+ 2
+        // datetime: (.*?) cannot cross a newline; each `] "` is tried in turn, as the regex backtracks.
+        var w = cursor.next(dateStart)
+        while w < limit {
+            let byte = base[w]
+            if byte == Bytes.newline { return nil }
+            if byte == space && w > dateStart && base[w &- 1] == closeBracket && w &+ 1 < limit && base[w &+ 1] == quote,
+               let bytesEnd = rest(base, w &+ 2, limit, record, &cursor) {
+                record.set(3, dateStart, w &- 1)
+                return bytesEnd
+            }
+            w = cursor.next(w &+ 1)
+        }
+        return nil
+    }
+
+    /// `(\S+) (\S+) (\S+)" (\S+) (\S+)` from `start`: returns the end of bytes, or nil when it does not match.
+    @inline(__always)
+    private static func rest(_ base: UnsafePointer<UInt8>, _ start: Int, _ limit: Int, _ record: Record,
+                             _ cursor: inout SpaceCursor) -> Int? {
+        var i = start
+        var j = cursor.next(i)
+        guard j > i, j < limit, base[j] == space else { return nil }
+        record.set(4, i, j)
+        i = j &+ 1
+        j = cursor.next(i)
+        guard j > i, j < limit, base[j] == space else { return nil }
+        record.set(5, i, j)
+        i = j &+ 1
+        j = cursor.next(i)
+        guard j &- i >= 2, j < limit, base[j] == space, base[j &- 1] == quote else { return nil }
+        record.set(6, i, j &- 1)
+        i = j &+ 1
+        j = cursor.next(i)
+        guard j > i, j < limit, base[j] == space else { return nil }
+        record.set(7, i, j)
+        i = j &+ 1
+        j = cursor.next(i)
+        guard j > i else { return nil }
+        record.set(8, i, j)
+        return j
+    }
+
+    /// The int() conversions of status and bytes.
+    @inline(__always)
+    private static func convert(_ base: UnsafePointer<UInt8>, _ record: Record) -> Bool {
+        guard let status = Bytes.parseInteger(base, record.starts[7], record.ends[7]) else { return false }
+        record.status = status
+        let bytesStart = record.starts[8], bytesEnd = record.ends[8]
+        if bytesEnd &- bytesStart == 1 && base[bytesStart] == dash {
+            record.bytes = 0
+        } else {
+            guard let bytes = Bytes.parseInteger(base, bytesStart, bytesEnd) else { return false }
+            record.bytes = bytes
+        }
+        return true
+    }
+
+    /// ` "referer" "agent"` after bytes, within the line. Quotes inside may be escaped with a backslash.
+    @inline(__always)
+    private static func trailer(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ record: Record,
+                                _ want: Bool, _ require: Bool) -> Bool {
+        record.fieldCount = 9
+        guard want else { return true }
+        if start + 1 < end, base[start] == space, base[start + 1] == quote,
+           let refererEnd = quoted(base, start + 2, end),
+           refererEnd + 2 < end, base[refererEnd + 1] == space, base[refererEnd + 2] == quote,
+           let agentEnd = quoted(base, refererEnd + 3, end) {
+            record.set(AccessField.referer, start + 2, refererEnd)
+            record.set(AccessField.agent, refererEnd + 3, agentEnd)
+            record.fieldCount = 11
+            return true
+        }
+        return !require
+    }
+
+    /// Index of the closing quote of a quoted string whose content starts at `start`, skipping `\"`.
+    @inline(__always)
+    private static func quoted(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int? {
+        var i = start
+        while i < end {
+            let byte = base[i]
+            if byte == quote { return i }
+            i += byte == backslash ? 2 : 1
+        }
+        return nil
+    }
+
+    /// End of the maximal run of non-space bytes starting at `i`.
+    @inline(__always)
+    static func run(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+        var i = start
+        while i < end && !Bytes.isSpace(base[i]) { i &+= 1 }
+        return i
+    }
+}
+
+/// Finds whitespace bytes 64 at a time: a bitmask per 64-byte block, so moving from one field to the next
+/// costs a count of trailing zeros instead of a loop over every byte. Never reads at or past `limit`.
+struct SpaceCursor {
+    let base: UnsafePointer<UInt8>
+    let limit: Int
+    private var blockStart = Int.min / 2
+    private var mask: UInt64 = 0
+
+    init(_ base: UnsafePointer<UInt8>, limit: Int) {
+        self.base = base
+        self.limit = limit
+    }
+
+    /// Index of the first whitespace byte (tab, LF, VT, FF, CR, space) at or after `index`, or `limit`.
+    @inline(__always)
+    mutating func next(_ index: Int) -> Int {
+        var i = index
+        while true {
+            let offset = i &- blockStart
+            if offset >= 0 && offset < 64 {
+                let bits = mask & (~UInt64(0) << UInt64(offset))
+                if bits != 0 { return blockStart &+ bits.trailingZeroBitCount }
+                i = blockStart &+ 64
+            }
+            if i >= limit { return limit }
+            if i &+ 64 <= limit {
+                blockStart = i
+                mask = CByteScan_whitespace64(base + i)
+                continue
+            }
+            while i < limit && !Bytes.isSpace(base[i]) { i &+= 1 }
+            return i
+        }
+    }
+}
+
+/// awk-style splitting: fields are maximal runs of non-space bytes; leading and trailing spaces are ignored.
+enum FieldSplitter {
+    static func split(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into record: Record) {
+        var count = 0
+        var i = start
+        while true {
+            while i < end && Bytes.isSpace(base[i]) { i += 1 }
+            if i >= end { break }
+            let j = AccessLogScanner.run(base, i, end)
+            if count == record.capacity { record.ensureCapacity(count + 1) }
+            record.set(count, i, j)
+            count += 1
+            i = j
+        }
+        record.fieldCount = count
+    }
+}

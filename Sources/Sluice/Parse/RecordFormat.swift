@@ -1,0 +1,118 @@
+/// How a line becomes a record.
+public enum RecordFormat: Sendable, Equatable {
+    /// Apache Common Log Format, exactly the lines the tutorial's pattern
+    /// `(\S+) (\S+) (\S+) \[(.*?)\] "(\S+) (\S+) (\S+)" (\S+) (\S+)` matches at the start of the line, with an
+    /// integer status and a bytes value that is an integer or `-` (read as 0). Anything after bytes is ignored.
+    case common
+    /// Common plus ` "referer" "agent"` after bytes; lines without them are malformed.
+    case combined
+    /// Common, with `referer` and `agent` filled in when the line carries them and empty otherwise.
+    case auto
+    /// A PCRE2 pattern searched in each line; its named groups are the fields. Lines it does not match are malformed.
+    case regex(String)
+    /// Whitespace-separated fields `$1`...`$N`, as awk splits them. Every line is a record.
+    case fields
+
+    /// Parses `common`, `combined`, `auto`, `fields` or `regex:PCRE`.
+    public init(parsing text: String) throws {
+        switch text {
+        case "common": self = .common
+        case "combined": self = .combined
+        case "auto": self = .auto
+        case "fields": self = .fields
+        default:
+            guard text.hasPrefix("regex:") else {
+                throw SluiceError(.invalidArgument, path: text,
+                                  "unknown format (expected common, combined, auto, fields or regex:PCRE)")
+            }
+            self = .regex(String(text.dropFirst(6)))
+        }
+    }
+}
+
+extension RecordFormat {
+    /// True when `name` is a field of this format (for `regex:`, a named group; false if the regex is invalid).
+    public func hasField(_ name: String) -> Bool {
+        guard let compiled = try? CompiledFormat(self) else { return false }
+        return (try? compiled.field(name)) != nil
+    }
+}
+
+/// A field resolved against a format: an index into the record's spans, or the whole line.
+struct FieldRef: Equatable {
+    static let wholeLine = FieldRef(index: -1, name: "line")
+    let index: Int
+    let name: String
+}
+
+/// Access-log field positions, shared by the common, combined and auto formats.
+enum AccessField {
+    static let names = ["host", "ident", "user", "datetime", "method", "request", "proto", "status", "bytes",
+                        "referer", "agent"]
+    static let aliases = ["time": 3, "path": 5, "protocol": 6]
+    static let status = 7
+    static let bytes = 8
+    static let referer = 9
+    static let agent = 10
+}
+
+/// A format ready to parse: the compiled pattern for `regex:` formats and the field-name table.
+final class CompiledFormat: @unchecked Sendable {
+    let format: RecordFormat
+    let pattern: Pattern?
+    /// Field name to span index for named formats.
+    private let names: [String: Int]
+
+    init(_ format: RecordFormat) throws {
+        self.format = format
+        switch format {
+        case .common, .combined, .auto:
+            pattern = nil
+            var table = [String: Int]()
+            for (index, name) in AccessField.names.enumerated() { table[name] = index }
+            for (alias, index) in AccessField.aliases { table[alias] = index }
+            names = table
+        case .fields:
+            pattern = nil
+            names = [:]
+        case .regex(let source):
+            let compiled = try Pattern(source)
+            pattern = compiled
+            var table = [String: Int]()
+            for (name, group) in compiled.namedGroups { table[name] = group - 1 }
+            if table.isEmpty {
+                throw SluiceError(.invalidPattern, path: source, "regex format needs named groups such as (?<host>\\S+)")
+            }
+            names = table
+        }
+    }
+
+    var isAccessLog: Bool {
+        switch format {
+        case .common, .combined, .auto: return true
+        default: return false
+        }
+    }
+
+    /// Resolves a field name: a named field, `$N` for the fields format (`$0` is the whole line), or `line`.
+    /// Throws `.unknownField` listing the names this format has.
+    func field(_ name: String) throws -> FieldRef {
+        if name == "line" || name == "$0" { return FieldRef.wholeLine }
+        if case .fields = format {
+            if name.hasPrefix("$"), let number = Int(name.dropFirst()), number >= 1 {
+                return FieldRef(index: number - 1, name: name)
+            }
+            throw SluiceError(.unknownField, path: name, "unknown field (the fields format has $1, $2, ... and line)")
+        }
+        guard let index = names[name] else {
+            let known = names.keys.sorted().joined(separator: ", ")
+            throw SluiceError(.unknownField, path: name, "unknown field (known: \(known), line)")
+        }
+        return FieldRef(index: index, name: name)
+    }
+
+    /// True when the field always holds an integer in records of this format (status and bytes of access logs).
+    func isNumeric(_ field: FieldRef) -> Bool {
+        isAccessLog && (field.index == AccessField.status || field.index == AccessField.bytes)
+    }
+}

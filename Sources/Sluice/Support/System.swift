@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The only place the library calls the operating system for file access. Every call retries on EINTR and
+/// turns errno into a `SluiceError` that names the path.
+enum System {
+    /// Cores the scheduler may use now.
+    static var activeCores: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    static var pageSize: Int { sysconf(Int32(_SC_PAGESIZE)) }
+
+    /// Opens `path` read-only.
+    static func open(_ path: String) throws -> Int32 {
+        while true {
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw error(path, errno) }
+        }
+    }
+
+    static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// File status of an open descriptor.
+    static func stat(_ fd: Int32, path: String) throws -> stat {
+        var info = Glibc.stat()
+        guard fstat(fd, &info) == 0 else { throw error(path, errno) }
+        return info
+    }
+
+    /// File status of a path, following symbolic links.
+    static func stat(path: String) throws -> stat {
+        var info = Glibc.stat()
+        guard fstatat(AT_FDCWD, path, &info, 0) == 0 else { throw error(path, errno) }
+        return info
+    }
+
+    /// Reads up to `count` bytes; returns 0 at end of file.
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
+        while true {
+            let result = Glibc.read(fd, buffer, count)
+            if result >= 0 { return result }
+            if errno != EINTR { throw error(path, errno) }
+        }
+    }
+
+    /// Reads until `count` bytes or end of file; returns the number read.
+    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
+        var total = 0
+        while total < count {
+            let got = try read(fd, buffer + total, count - total, path: path)
+            if got == 0 { break }
+            total += got
+        }
+        return total
+    }
+
+    static func isDirectory(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFDIR }
+    static func isRegular(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFREG }
+
+    /// A `SluiceError` for errno `code` on `path`.
+    static func error(_ path: String, _ code: Int32) -> SluiceError {
+        let text = String(cString: strerror(code))
+        switch code {
+        case ENOENT: return SluiceError(.noSuchFile, path: path, "No such file or directory")
+        case EACCES, EPERM, EISDIR: return SluiceError(.unreadable, path: path, text)
+        default: return SluiceError(.io, path: path, text)
+        }
+    }
+}

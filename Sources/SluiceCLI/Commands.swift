@@ -1,0 +1,192 @@
+import ArgumentParser
+import Sluice
+
+/// `sluice grep PCRE [PATH...]`: matching lines in input order, as `rg --no-filename --no-line-number` prints them.
+struct GrepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grep", abstract: "Print lines matching a PCRE2 pattern (exit 1 when none match, 2 on error).")
+
+    @Argument(help: "The PCRE2 pattern (byte mode; ^ and $ match at line boundaries).")
+    var pattern: String
+
+    @Flag(name: .shortAndLong, help: "Print the number of matching lines (path:count per file for several inputs).")
+    var count = false
+
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        var multiple = false
+        let report = try QueryRunner.run(input, .grep(pattern, countOnly: count || input.json)) { report in
+            guard count || input.json else { return }
+            multiple = report.inputs.count > 1
+            if input.json {
+                let rows = report.inputs.map { "{\"path\":\(JSON.string($0.path)),\"count\":\($0.selected)}" }
+                Output.standard.line(count ? "{\"count\":\(report.selected),\"inputs\":[\(rows.joined(separator: ","))]}"
+                                           : "{\"count\":\(report.selected)}")
+            } else if multiple {
+                // As rg does: one path:count line per input with at least one match.
+                for tally in report.inputs where tally.selected > 0 { Output.standard.line("\(tally.path):\(tally.selected)") }
+            } else {
+                Output.standard.line("\(report.selected)")
+            }
+        }
+        if report.selected == 0 { throw ExitCode(1) }
+    }
+}
+
+/// `sluice sum FIELD`: the sum of an integer field, printed as `Total N`.
+struct SumCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sum", abstract: "Sum an integer field (prints Total N).")
+    @Argument(help: "The field to sum, e.g. bytes.") var field: String
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        _ = try QueryRunner.run(input, .sum(field)) { report in
+            guard case .total(let total) = report.answer else { return }
+            Output.standard.line(input.json ? "{\"field\":\(JSON.string(field)),\"sum\":\(total)}" : "Total \(total)")
+        }
+    }
+}
+
+/// `sluice count [--by FIELD]`: the number of records, or `COUNT VALUE` per value sorted by count.
+struct CountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "count", abstract: "Count records, optionally per value of a field.")
+    @Option(help: "Count per distinct value of this field.") var by: String?
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        _ = try QueryRunner.run(input, .count(by: by)) { report in
+            switch report.answer {
+            case .total(let total):
+                Output.standard.line(input.json ? "{\"count\":\(total)}" : "Total \(total)")
+            case .counts(let entries):
+                Printer.counts(entries, json: input.json)
+            default: break
+            }
+        }
+    }
+}
+
+/// `sluice distinct FIELD [--count]`: distinct values sorted bytewise.
+struct DistinctCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "distinct", abstract: "Distinct values of a field, sorted bytewise.")
+    @Argument(help: "The field.") var field: String
+    @Flag(name: .long, help: "Prefix each value with its count (COUNT VALUE).") var count = false
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        _ = try QueryRunner.run(input, .distinct(field, withCounts: count)) { report in
+            switch report.answer {
+            case .values(let values):
+                if input.json {
+                    Output.standard.line("[" + values.map(JSON.string).joined(separator: ",") + "]")
+                } else {
+                    for value in values {
+                        Output.standard.write(value)
+                        Output.standard.write("\n")
+                    }
+                }
+            case .counts(let entries):
+                Printer.counts(entries, json: input.json)
+            default: break
+            }
+        }
+    }
+}
+
+/// Shared body of `max` and `min`.
+enum ExtremeCommand {
+    static func run(_ field: String, _ with: String?, _ isMax: Bool, _ input: InputOptions) throws {
+        _ = try QueryRunner.run(input, .extreme(field, with: with, isMax: isMax)) { report in
+            guard case .extreme(let value, let companion) = report.answer else {
+                if input.json { Output.standard.line("null") }
+                return
+            }
+            if input.json {
+                var text = "{\"value\":\(Printer.jsonValue(value))"
+                if let companion { text += ",\"with\":\(JSON.string(companion))" }
+                Output.standard.line(text + "}")
+            } else {
+                Output.standard.write(value)
+                if let companion {
+                    Output.standard.write(" ")
+                    Output.standard.write(companion)
+                }
+                Output.standard.write("\n")
+            }
+        }
+    }
+}
+
+/// `sluice max FIELD [--with FIELD]`: prints `VALUE WITH`; ties go to the greatest WITH.
+struct MaxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "max", abstract: "The greatest value of a field (integers compare as numbers).")
+    @Argument(help: "The field.") var field: String
+    @Option(help: "Also print this field of the winning record.") var with: String?
+    @OptionGroup var input: InputOptions
+    func run() throws { try ExtremeCommand.run(field, with, true, input) }
+}
+
+/// `sluice min FIELD [--with FIELD]`: prints `VALUE WITH`; ties go to the least WITH.
+struct MinCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "min", abstract: "The least value of a field (integers compare as numbers).")
+    @Argument(help: "The field.") var field: String
+    @Option(help: "Also print this field of the winning record.") var with: String?
+    @OptionGroup var input: InputOptions
+    func run() throws { try ExtremeCommand.run(field, with, false, input) }
+}
+
+/// `sluice top FIELD [-k N]`: `COUNT VALUE` lines, count descending then value ascending.
+struct TopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "top", abstract: "The most frequent values of a field.")
+    @Argument(help: "The field.") var field: String
+    @Option(name: .short, help: "How many values.") var k: Int = 10
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        _ = try QueryRunner.run(input, .top(field, k: k)) { report in
+            if case .counts(let entries) = report.answer { Printer.counts(entries, json: input.json) }
+        }
+    }
+}
+
+/// `sluice select FIELD... [PATH...]`: the fields of every record, space-joined, in input order. Leading
+/// operands that name a field of the format are fields; the first one that does not starts the paths (write
+/// `./bytes` to read a file named like a field).
+struct SelectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "select", abstract: "Print fields of each record, in input order.",
+        usage: "sluice select FIELD... [PATH...] [options]")
+    @OptionGroup var input: InputOptions
+
+    func run() throws {
+        let format = try RecordFormat(parsing: input.format)
+        let fields = Array(input.paths.prefix { format.hasField($0) })
+        guard !fields.isEmpty else { throw ValidationError("select needs at least one field before the paths") }
+        var options = input
+        options.paths = Array(input.paths.dropFirst(fields.count))
+        _ = try QueryRunner.run(options, .select(fields, json: input.json)) { _ in }
+    }
+}
+
+enum Printer {
+    /// `COUNT VALUE` lines, or a JSON array of {value, count}.
+    static func counts(_ entries: [Answer.Entry], json: Bool) {
+        if json {
+            let rows = entries.map { "{\"value\":\(JSON.string($0.value)),\"count\":\($0.count)}" }
+            Output.standard.line("[" + rows.joined(separator: ",") + "]")
+            return
+        }
+        for entry in entries {
+            Output.standard.write("\(entry.count) ")
+            Output.standard.write(entry.value)
+            Output.standard.write("\n")
+        }
+    }
+
+    /// A JSON number when the bytes are an integer, otherwise a JSON string.
+    static func jsonValue(_ bytes: [UInt8]) -> String {
+        if let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]), Int64(text) != nil { return text }
+        return JSON.string(bytes)
+    }
+}

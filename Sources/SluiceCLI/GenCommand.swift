@@ -1,0 +1,3 @@
+// TEMPORARY-STUB
+import ArgumentParser
+struct GenCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "gen") }

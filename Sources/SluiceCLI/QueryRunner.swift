@@ -1,0 +1,43 @@
+import ArgumentParser
+import Sluice
+
+/// Runs one query for a subcommand: expands the inputs, runs the engine, prints the answer, reports errors
+/// and malformed lines on standard error as `path: message`, and picks the exit status.
+enum QueryRunner {
+    /// Exit status 2 when any input failed, otherwise 0 (grep decides its own 1 for "no match").
+    static func run(_ options: InputOptions, _ operation: Operation,
+                    print answer: (RunReport) -> Void) throws -> RunReport {
+        let format: RecordFormat
+        do { format = try RecordFormat(parsing: options.format) } catch let error as SluiceError { fatal(error) }
+        let query = Query(format: format, prefilter: options.grep, conditions: options.conditions,
+                          operation: operation, strict: options.strict)
+        let engine: Engine
+        do { engine = try Engine(query: query, options: try options.execution()) } catch let error as SluiceError { fatal(error) }
+        let (inputs, findErrors) = InputFinder.expand(options.paths, nameGlob: options.name)
+        let report: RunReport
+        do {
+            report = try engine.run(inputs) { Output.standard.write($0) }
+        } catch let error as SluiceError {
+            Output.standard.flush()
+            fatal(error)
+        }
+        answer(report)
+        Output.standard.flush()
+        for error in findErrors + report.errors { Output.error.line(error.description) }
+        if report.malformed > 0, let first = report.firstMalformed {
+            let noun = report.malformed == 1 ? "line" : "lines"
+            Output.error.line("\(report.malformed) malformed \(noun) skipped (first at \(first.path):\(first.line))")
+        }
+        Output.error.flush()
+        if !findErrors.isEmpty || !report.errors.isEmpty { throw ExitCode(2) }
+        return report
+    }
+
+    /// Prints `path: message` and exits with status 2.
+    static func fatal(_ error: SluiceError) -> Never {
+        Output.standard.flush()
+        Output.error.line(error.description)
+        Output.error.flush()
+        SluiceCommand.exit(withError: ExitCode(2))
+    }
+}

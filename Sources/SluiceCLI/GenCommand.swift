@@ -1,3 +1,289 @@
-// TEMPORARY-STUB
 import ArgumentParser
-struct GenCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "gen") }
+import Sluice
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `sluice gen`: writes synthetic Apache logs (or copies of a file) to standard output, a file, or a folder of
+/// numbered files, optionally gzip- or bzip2-compressed in-process.
+struct GenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gen",
+        abstract: "Generate synthetic Apache access logs (deterministic for a given seed).",
+        discussion: """
+            Writes realistic common or combined log lines with Zipf-distributed hosts and paths and steadily \
+            increasing timestamps. The same options always give the same bytes. With --repeat FILE N the output \
+            is FILE's bytes N times instead. With --files N and -o DIR, N files DIR/log-00000 ... are written, \
+            each of SIZE/N bytes with its own seed derived from --seed.
+            """
+    )
+
+    @Option(help: "Target size: bytes, or with a K, M, G or T suffix (1K = 1024). Output ends at the first line end at or after it.")
+    var size: String = "10M"
+
+    @Option(help: "Line format: common or combined.")
+    var format: String = "common"
+
+    @Option(help: "Seed of the pseudo-random stream.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Number of distinct client hosts.")
+    var hosts: Int = 200_000
+
+    @Option(help: "Number of distinct paths on the site.")
+    var paths: Int = 20_000
+
+    @Flag(help: "Mix in malformed and awkward lines (CRLF, huge URLs, non-UTF-8 bytes, IPv6 hosts, empty lines...).")
+    var hostile = false
+
+    @Option(name: .customLong("repeat"), parsing: .upToNextOption,
+            help: ArgumentHelp("Write FILE's bytes N times instead of generating.", valueName: "FILE N"))
+    var repeatArguments: [String] = []
+
+    @Flag(help: "Compress the output with gzip.")
+    var gzip = false
+
+    @Flag(help: "Compress the output with bzip2.")
+    var bzip2 = false
+
+    @Option(help: "Compression level (gzip 0-9, default 6; bzip2 1-9, default 9).")
+    var level: Int?
+
+    @Option(help: "Write N files into the folder given with -o instead of one output.")
+    var files: Int?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output file (or folder with --files); standard output when absent.")
+    var output: String?
+
+    func run() throws {
+        do {
+            try generate()
+        } catch let error as SluiceError {
+            printError(error.description)
+            throw ExitCode(2)
+        } catch is BrokenPipe {
+            return  // the reader went away (`sluice gen | head`): stop quietly
+        }
+    }
+
+    // MARK: - Plan
+
+    private enum Compression { case none, gzip(Int32), bzip2(Int32) }
+
+    private func generate() throws {
+        let target = try GenCommand.parseSize(size)
+        guard let lineFormat = GeneratedFormat(rawValue: format.lowercased()) else {
+            throw SluiceError(.invalidArgument, path: "--format", "expected common or combined, got '\(format)'")
+        }
+        if hosts < 1 || hosts > LogGenerator.maximumHosts {
+            throw SluiceError(.invalidArgument, path: "--hosts", "expected 1...\(LogGenerator.maximumHosts), got \(hosts)")
+        }
+        if paths < 1 || paths > LogGenerator.maximumPaths {
+            throw SluiceError(.invalidArgument, path: "--paths", "expected 1...\(LogGenerator.maximumPaths), got \(paths)")
+        }
+        if gzip && bzip2 {
+            throw SluiceError(.invalidArgument, path: "--gzip", "cannot be combined with --bzip2")
+        }
+        var compression = Compression.none
+        if gzip || bzip2 {
+            let chosen = level ?? (gzip ? 6 : 9)
+            let range = gzip ? 0...9 : 1...9
+            guard range.contains(chosen) else {
+                throw SluiceError(.invalidArgument, path: "--level",
+                                  "expected \(range.lowerBound)...\(range.upperBound) for \(gzip ? "gzip" : "bzip2"), got \(chosen)")
+            }
+            compression = gzip ? .gzip(Int32(chosen)) : .bzip2(Int32(chosen))
+        } else if level != nil {
+            throw SluiceError(.invalidArgument, path: "--level", "needs --gzip or --bzip2")
+        }
+        var repeatSource: (path: String, times: Int)? = nil
+        if !repeatArguments.isEmpty {
+            guard repeatArguments.count == 2, let times = Int(repeatArguments[1]), times >= 0 else {
+                throw SluiceError(.invalidArgument, path: "--repeat", "expected FILE N with N a count ≥ 0")
+            }
+            repeatSource = (repeatArguments[0], times)
+        }
+        let options = GeneratorOptions(size: target, format: lineFormat, seed: seed, hosts: hosts, paths: paths,
+                                       hostile: hostile)
+
+        // One output's content: either the repeated file or generated lines.
+        func produce(_ options: GeneratorOptions, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+            if let repeatSource {
+                try LogGenerator.repeatFile(repeatSource.path, times: repeatSource.times, to: sink)
+            } else {
+                try LogGenerator.generate(options, to: sink)
+            }
+        }
+
+        if let files {
+            guard files >= 1 else {
+                throw SluiceError(.invalidArgument, path: "--files", "expected a count ≥ 1, got \(files)")
+            }
+            guard let folder = output else {
+                throw SluiceError(.invalidArgument, path: "--files", "needs -o DIR")
+            }
+            try GenCommand.makeFolder(folder)
+            let suffix: String
+            switch compression {
+            case .none: suffix = ""
+            case .gzip: suffix = ".gz"
+            case .bzip2: suffix = ".bz2"
+            }
+            let width = max(5, String(files - 1).count)
+            for index in 0..<files {
+                var fileOptions = options
+                fileOptions.size = target / files + (index < target % files ? 1 : 0)
+                fileOptions.seed = LogGenerator.derivedSeed(seed, index: index)
+                let number = String(index)
+                let name = "log-" + String(repeating: "0", count: width - number.count) + number + suffix
+                let path = folder.hasSuffix("/") ? folder + name : folder + "/" + name
+                let file = try OutputFile(path: path)
+                defer { file.closeQuietly() }
+                try GenCommand.emit(compression, to: file) { try produce(fileOptions, $0) }
+                try file.sync()
+            }
+        } else if let output {
+            let file = try OutputFile(path: output)
+            defer { file.closeQuietly() }
+            try GenCommand.emit(compression, to: file) { try produce(options, $0) }
+            try file.sync()
+        } else {
+            signal(SIGPIPE, SIG_IGN)
+            let file = OutputFile(standardOutput: ())
+            try GenCommand.emit(compression, to: file) { try produce(options, $0) }
+        }
+    }
+
+    /// Runs `body`, sending what it produces to `file` through the chosen compressor.
+    private static func emit(_ compression: Compression, to file: OutputFile,
+                              _ body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let plain: (UnsafeRawBufferPointer) throws -> Void = { try file.send($0) }
+        switch compression {
+        case .none:
+            try body(plain)
+        case .gzip(let level):
+            let writer = try GzipWriter(level: Int(level), sink: plain)
+            try body { try writer.write($0) }
+            try writer.finish()
+        case .bzip2(let level):
+            let writer = try BZip2Writer(level: Int(level), sink: plain)
+            try body { try writer.write($0) }
+            try writer.finish()
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Parses `123`, `64K`, `10M`, `2G`, `1T` (binary multiples, case-insensitive, optional trailing `B`/`iB`).
+    static func parseSize(_ text: String) throws -> Int {
+        var digits = Substring(text.trimmingSpaces().lowercased())
+        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40]
+        if digits.hasSuffix("ib"), let unit = digits.dropLast(2).last, units[unit] != nil {
+            digits = digits.dropLast(2)
+        } else if digits.hasSuffix("b"), let unit = digits.dropLast().last, units[unit] != nil || unit.isNumber {
+            digits = digits.dropLast()
+        }
+        var multiplier = 1
+        if let last = digits.last, let unit = units[last] {
+            multiplier = unit
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(digits) else {
+            throw SluiceError(.invalidArgument, path: "--size", "expected a byte count such as 1048576, 64K, 10M or 2G, got '\(text)'")
+        }
+        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        if overflow { throw SluiceError(.invalidArgument, path: "--size", "'\(text)' is too large") }
+        return product
+    }
+
+    /// Creates `path` and any missing parent folders; an existing folder is fine.
+    static func makeFolder(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw SluiceError(.io, path: prefix, String(cString: strerror(errno)))
+            }
+            prefix += "/"
+        }
+        var info = stat()
+        if stat(path, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+            throw SluiceError(.io, path: path, "not a folder")
+        }
+    }
+
+    private func printError(_ message: String) {
+        var line = "sluice: " + message + "\n"
+        line.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { if errno == EINTR { continue }; return }
+                offset += written
+            }
+        }
+    }
+}
+
+/// Thrown by the standard-output sink when the reader has closed the pipe.
+private struct BrokenPipe: Error {}
+
+/// A file descriptor written with `write(2)`, retrying short writes and EINTR.
+private final class OutputFile {
+    let path: String
+    let descriptor: Int32
+    private let owned: Bool
+
+    init(path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+        self.path = path
+        descriptor = fd
+        owned = true
+    }
+
+    init(standardOutput: Void) {
+        path = "standard output"
+        descriptor = 1
+        owned = false
+    }
+
+    func send(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, base + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE && !owned { throw BrokenPipe() }
+                throw SluiceError(.io, path: path, String(cString: strerror(errno)))
+            }
+            offset += written
+        }
+    }
+
+    private var closed = false
+
+    /// Closes the file, reporting a failed close (for example a full disk on NFS) as an error.
+    func sync() throws {
+        guard owned && !closed else { return }
+        closed = true
+        if close(descriptor) != 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+    }
+
+    /// Closes the file if `sync()` has not, ignoring errors (for error paths).
+    func closeQuietly() {
+        if owned && !closed { closed = true; _ = close(descriptor) }
+    }
+}
+
+private extension String {
+    func trimmingSpaces() -> String {
+        var text = Substring(self)
+        while let first = text.first, first == " " { text = text.dropFirst() }
+        while let last = text.last, last == " " { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -27,6 +27,9 @@ struct InputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Bytes per unit of parallel work (results never depend on it).", visibility: .hidden))
     var chunkSize: String?
 
+    @Option(help: ArgumentHelp("Lines longer than this are skipped and counted as malformed.", visibility: .hidden))
+    var maxLineLength: String?
+
     @Option(help: ArgumentHelp("gzip decoder: isal or zlib.", visibility: .hidden))
     var gzipDecoder: String = "isal"
 
@@ -43,6 +46,12 @@ struct InputOptions: ParsableArguments {
                 throw ValidationError("bad --chunk-size '\(chunkSize)'")
             }
             options = ExecutionOptions(threads: threads, chunkSize: bytes, windowSize: max(bytes * 8, 1 << 16))
+        }
+        if let maxLineLength {
+            guard let bytes = SizeParser.parse(maxLineLength), bytes > 0 else {
+                throw ValidationError("bad --max-line-length '\(maxLineLength)'")
+            }
+            options.maxLineLength = bytes
         }
         options.parallelBzip2 = !sequentialBzip2
         switch gzipDecoder {

@@ -142,7 +142,14 @@ public final class Engine {
                 guard let last = Bytes.findLast(Bytes.newline, base, from: first, end: length) else {
                     CSysGuard_unregister(slot)
                     munmap(mapped, length)
-                    window *= 2
+                    if length - first > options.maxLineLength {
+                        // A line longer than the limit: skip to its end without holding it in memory.
+                        guard let next = skipLine(fd, path: path, from: mapEnd, size: fileSize) else { return }
+                        execute([WorkItem(input: index, source: .overlongLine)])
+                        start = next
+                    } else {
+                        window *= 2
+                    }
                     continue
                 }
                 cut = last + 1
@@ -164,6 +171,20 @@ public final class Engine {
         }
     }
 
+    /// The offset just past the next newline at or after `from`, reading in bounded pieces; `size` at the end.
+    private func skipLine(_ fd: Int32, path: String, from: Int, size: Int) -> Int? {
+        let buffer = ByteBuffer(capacity: 1 << 20)
+        var offset = from
+        while offset < size {
+            let got = pread(fd, buffer.base, buffer.capacity, off_t(offset))
+            if got <= 0 { return size }
+            let hit = Bytes.find(Bytes.newline, buffer.base, from: 0, end: got)
+            if hit < got { return offset + hit + 1 }
+            offset += got
+        }
+        return size
+    }
+
     /// Any input read as a stream: standard input, pipes, gzip, and bzip2 when block-parallel decoding is off
     /// or does not apply. A decoder thread fills blocks while the workers parse the blocks before.
     private func runStream(_ index: Int, path: String, fd: Int32, owned: Bool, head: [UInt8]?) {
@@ -179,7 +200,7 @@ public final class Engine {
         let blockSize = max(options.chunkSize, 1 << 20) * 4
         let prefetcher = Prefetcher(stream, blockSize: blockSize, depth: options.threads + 2)
         defer { prefetcher.finish() }
-        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize)
+        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
         while !stopped {
             guard let first = prefetcher.next(wait: true) else { break }
             var blocks = [first]
@@ -214,7 +235,7 @@ public final class Engine {
         guard let blocks = BZip2Blocks.locate(data), CSysGuard_faults(slot) == 0 else {
             return fallbackStream(index, path: path, fd: fd)
         }
-        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize)
+        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
         let batchSize = max(2, options.threads * 2)
         var buffers = (0..<batchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
         var position = 0
@@ -273,14 +294,15 @@ public final class Engine {
         let wantsOutput = self.wantsOutput
         let blockSize = max(options.chunkSize, 1 << 20) * 4
         let gzip = options.gzipDecoder
+        let maxLineLength = options.maxLineLength
         if workers == 1 {
-            for item in items { Engine.perform(item, processors[0], wantsOutput, blockSize, gzip) }
+            for item in items { Engine.perform(item, processors[0], wantsOutput, blockSize, gzip, maxLineLength) }
         } else {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 while true {
                     let claimed = next.add(1, ordering: .relaxed).oldValue
                     if claimed >= items.count { break }
-                    Engine.perform(items[claimed], processors[worker], wantsOutput, blockSize, gzip)
+                    Engine.perform(items[claimed], processors[worker], wantsOutput, blockSize, gzip, maxLineLength)
                 }
             }
         }
@@ -288,13 +310,15 @@ public final class Engine {
     }
 
     private static func perform(_ item: WorkItem, _ processor: LineProcessor, _ wantsOutput: Bool, _ blockSize: Int,
-                                _ gzip: GzipDecoderKind) {
+                                _ gzip: GzipDecoderKind, _ maxLineLength: Int) {
         if wantsOutput { item.report.output = ByteBuffer(capacity: 1 << 16) }
         switch item.source {
         case .bytes(let base, let start, let end):
             processor.process(base, start, end, into: &item.report)
         case .wholeFile(let path):
-            WholeFile.process(path, item, processor, blockSize: blockSize, gzip: gzip)
+            WholeFile.process(path, item, processor, blockSize: blockSize, gzip: gzip, maxLineLength: maxLineLength)
+        case .overlongLine:
+            break
         }
     }
 

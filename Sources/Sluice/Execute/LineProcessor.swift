@@ -17,6 +17,12 @@ struct ChunkReport {
         if malformed == 0 { firstMalformed = line }
         malformed += 1
     }
+
+    /// Counts one line longer than `ExecutionOptions.maxLineLength`, which was skipped unread, as malformed.
+    mutating func noteOverlongLine() {
+        noteMalformed(lines)
+        lines += 1
+    }
 }
 
 /// One worker's line engine: parses, filters and aggregates the lines of the chunks it is given. It owns all

@@ -66,6 +66,9 @@ public struct ExecutionOptions: Sendable {
     public var parallelBzip2: Bool
     /// The gzip decoder: ISA-L (fast) or zlib (reference).
     public var gzipDecoder: GzipDecoderKind
+    /// Lines longer than this are not buffered: they are skipped and counted as malformed, so memory stays
+    /// bounded on any input (a decompression bomb of zeros is one endless line).
+    public var maxLineLength: Int = 64 << 20
 
     public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 64 << 20,
                 smallFileLimit: Int = 1 << 20, parallelBzip2: Bool = true, gzipDecoder: GzipDecoderKind = .isal) {

@@ -7,7 +7,7 @@ import Glibc
 /// in parallel, one per worker, with no per-file thread handoff.
 enum WholeFile {
     static func process(_ path: String, _ item: WorkItem, _ processor: LineProcessor, blockSize: Int,
-                        gzip: GzipDecoderKind) {
+                        gzip: GzipDecoderKind, maxLineLength: Int) {
         let fd: Int32
         do { fd = try System.open(path) } catch {
             item.error = error as? SluiceError
@@ -42,16 +42,34 @@ enum WholeFile {
         let stream = Decoders.stream(compression, input, gzip: gzip)
         let decoded = processor.decodeScratch
         decoded.removeAll()
+        var skipping = false  // inside a line longer than maxLineLength, whose bytes are dropped
         while true {
-            let more = stream.fill(decoded, limit: blockSize)
-            if let last = Bytes.findLast(Bytes.newline, decoded.base, from: 0, end: decoded.count) {
-                processor.process(decoded.base, 0, last + 1, into: &item.report)
-                let tail = decoded.count - last - 1
-                if tail > 0 { memmove(decoded.base, decoded.base + last + 1, tail) }
-                decoded.count = tail
+            let more = stream.fill(decoded, limit: decoded.count + blockSize)
+            var from = 0
+            if skipping {
+                let end = Bytes.find(Bytes.newline, decoded.base, from: 0, end: decoded.count)
+                if end == decoded.count {
+                    decoded.count = 0
+                    if more { continue } else { break }
+                }
+                item.report.noteOverlongLine()
+                skipping = false
+                from = end + 1
+            }
+            if let last = Bytes.findLast(Bytes.newline, decoded.base, from: from, end: decoded.count) {
+                processor.process(decoded.base, from, last + 1, into: &item.report)
+                from = last + 1
+            }
+            let tail = decoded.count - from
+            if tail > 0 && from > 0 { memmove(decoded.base, decoded.base + from, tail) }
+            decoded.count = tail
+            if tail > maxLineLength {
+                skipping = true
+                decoded.count = 0
             }
             if !more { break }
         }
+        if skipping { item.report.noteOverlongLine() }
         if decoded.count > 0 { processor.process(decoded.base, 0, decoded.count, into: &item.report) }
         item.error = stream.error
         if decoded.capacity > 4 * blockSize { processor.decodeScratch = ByteBuffer(capacity: blockSize) }

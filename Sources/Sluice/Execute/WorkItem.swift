@@ -5,6 +5,8 @@ final class WorkItem {
         /// `base[start..<end]`, starting at a line start and ending after a `\n` or at the end of the input.
         case bytes(UnsafePointer<UInt8>, start: Int, end: Int)
         case wholeFile(String)
+        /// A line longer than the line-length limit, skipped unread and counted as one malformed line.
+        case overlongLine
     }
 
     /// Index of the input the piece belongs to.
@@ -20,6 +22,7 @@ final class WorkItem {
         self.input = input
         self.source = source
         self.owner = owner
+        if case .overlongLine = source { report.noteOverlongLine() }
     }
 
     /// Splits `base[start..<end]` into items of about `chunkSize` bytes, each ending just after a `\n` (or at
@@ -43,14 +46,20 @@ final class WorkItem {
 
 /// Turns decoded blocks, which may cut lines anywhere, into line-aligned work items. A line split across
 /// blocks is copied into a small buffer of its own; everything else is referenced in place.
+///
+/// A line longer than `maxLineLength` is not buffered: its bytes are dropped as they arrive and it becomes one
+/// `.overlongLine` item, so memory stays bounded even for a stream without any newline.
 final class LineStitcher {
     private var pending = ByteBuffer(capacity: 256)
+    private var skipping = false
     let input: Int
     let chunkSize: Int
+    let maxLineLength: Int
 
-    init(input: Int, chunkSize: Int) {
+    init(input: Int, chunkSize: Int, maxLineLength: Int) {
         self.input = input
         self.chunkSize = chunkSize
+        self.maxLineLength = maxLineLength
     }
 
     /// Adds the complete lines that `block` ends, in order. `block` must stay alive while the items do.
@@ -59,12 +68,22 @@ final class LineStitcher {
         let count = block.count
         let first = Bytes.find(Bytes.newline, base, from: 0, end: count)
         guard first < count else {
-            pending.append(base, count)
+            if !skipping && pending.count + count > maxLineLength {
+                skipping = true
+                pending = ByteBuffer(capacity: 256)
+            }
+            if !skipping { pending.append(base, count) }
             return
         }
-        pending.append(base, first + 1)
-        items.append(WorkItem(input: input, source: .bytes(UnsafePointer(pending.base), start: 0, end: pending.count), owner: pending))
-        pending = ByteBuffer(capacity: 256)
+        if skipping || pending.count + first + 1 > maxLineLength {
+            skipping = false
+            pending = ByteBuffer(capacity: 256)
+            items.append(WorkItem(input: input, source: .overlongLine))
+        } else {
+            pending.append(base, first + 1)
+            items.append(WorkItem(input: input, source: .bytes(UnsafePointer(pending.base), start: 0, end: pending.count), owner: pending))
+            pending = ByteBuffer(capacity: 256)
+        }
         let last = Bytes.findLast(Bytes.newline, base, from: first + 1, end: count) ?? first
         if last > first {
             WorkItem.split(base, first + 1, last + 1, chunkSize: chunkSize, input: input, owner: block, into: &items)
@@ -74,6 +93,11 @@ final class LineStitcher {
 
     /// The final line when the input does not end with `\n`.
     func finish(into items: inout [WorkItem]) {
+        if skipping {
+            skipping = false
+            items.append(WorkItem(input: input, source: .overlongLine))
+            return
+        }
         guard pending.count > 0 else { return }
         items.append(WorkItem(input: input, source: .bytes(UnsafePointer(pending.base), start: 0, end: pending.count), owner: pending))
         pending = ByteBuffer(capacity: 256)

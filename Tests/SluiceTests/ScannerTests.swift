@@ -1,0 +1,139 @@
+import XCTest
+@testable import Sluice
+
+/// The hand-written access-log scanner must accept exactly the lines the tutorial's regex accepts, with the
+/// same groups. These tests run both over crafted edge cases and over many random lines built from the
+/// pattern's own punctuation, and compare.
+final class ScannerTests: XCTestCase {
+    let reference = try! Pattern(#"^(\S+) (\S+) (\S+) \[(.*?)\] "(\S+) (\S+) (\S+)" (\S+) (\S+)"#)
+
+    /// What the tutorial does with a line: the regex groups, then int(status) and bytes ('-' is 0).
+    func expected(_ line: [UInt8]) -> (groups: [[UInt8]], status: Int64, bytes: Int64)? {
+        let matcher = Matcher(reference)
+        return line.withUnsafeBufferPointer { buffer -> ([[UInt8]], Int64, Int64)? in
+            let base = buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!
+            guard case .match = matcher.search(base, length: buffer.count) else { return nil }
+            let vector = matcher.ovector
+            let groups = (1...9).map { Array(buffer[vector[2 * $0]..<vector[2 * $0 + 1]]) }
+            guard let status = groups[7].withUnsafeBufferPointer({ Bytes.parseInteger($0.baseAddress!, 0, $0.count) }) else { return nil }
+            if groups[8] == [45] { return (groups, status, 0) }
+            guard let bytes = groups[8].withUnsafeBufferPointer({ Bytes.parseInteger($0.baseAddress!, 0, $0.count) }) else { return nil }
+            return (groups, status, bytes)
+        }
+    }
+
+    /// The scanner's view of `line`, placed inside a larger buffer (with a following line) so that look-ahead
+    /// past the line end is exercised too.
+    func scanned(_ line: [UInt8], padding: Int) -> (groups: [[UInt8]], status: Int64, bytes: Int64)? {
+        let buffer = [UInt8](repeating: 65, count: padding) + line + [10] + Array("next line\n".utf8)
+        let record = Record()
+        return buffer.withUnsafeBufferPointer { raw in
+            let base = raw.baseAddress!
+            var cursor = SpaceCursor(base, limit: raw.count)
+            _ = cursor.next(0)
+            let ok = AccessLogScanner.scan(base, padding, raw.count, into: record, cursor: &cursor,
+                                           wantCombined: false, requireCombined: false)
+            XCTAssertEqual(record.lineEnd, padding + line.count, "line end of \(String(decoding: line, as: UTF8.self))")
+            guard ok else { return nil }
+            let groups = (0..<9).map { Array(raw[record.starts[$0]..<record.ends[$0]]) }
+            return (groups, record.status, record.bytes)
+        }
+    }
+
+    var accepted = 0
+    var rejected = 0
+
+    func check(_ line: [UInt8], file: StaticString = #filePath, lineNumber: UInt = #line) {
+        let want = expected(line)
+        if want == nil { rejected += 1 } else { accepted += 1 }
+        for padding in [0, 3, 61] {
+            let got = scanned(line, padding: padding)
+            let text = String(decoding: line, as: UTF8.self).debugDescription
+            XCTAssertEqual(got == nil, want == nil, "accepts \(text)", file: file, line: lineNumber)
+            if let got, let want {
+                XCTAssertEqual(got.groups, want.groups, text, file: file, line: lineNumber)
+                XCTAssertEqual(got.status, want.status, text, file: file, line: lineNumber)
+                XCTAssertEqual(got.bytes, want.bytes, text, file: file, line: lineNumber)
+            }
+        }
+    }
+
+    func testCraftedEdgeCases() {
+        let cases = [
+            #"1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] "GET / HTTP/1.1" 200 4447"#,
+            #"1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] "GET / HTTP/1.1" 304 -"#,
+            #"1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] "GET / HTTP/1.1" 200 4447 "http://r/" "Agent 1.0""#,
+            #"1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] "GET / HTTP/1.1" 200 4447"#,
+            #"1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] "-" 400 0"#,
+            #"1.2.3.4 - - [] "GET / HTTP/1.1" 200 1"#,
+            #"1.2.3.4 - - [a] "b] "GET / HTTP/1.1" 200 1"#,
+            #"1.2.3.4 - - [a] "x y z" 200 1 ] "GET / HTTP/1.1" 200 2"#,
+            #"1.2.3.4 - - [a] "x y z" abc 1 ] "GET / HTTP/1.1" 200 2"#,
+            #"1.2.3.4 - - [a] "GET /a\"b HTTP/1.1" 200 7"#,
+            #"1.2.3.4 - - [a] "GET / HTTP/1.1"" 200 7"#,
+            #"1.2.3.4 - - [a] "GET / "" 200 7"#,
+            #"1.2.3.4 - - [a] "GET / HTTP/1.1" +200 -7"#,
+            #"1.2.3.4 - - [a] "GET / HTTP/1.1" 2x0 7"#,
+            #"1.2.3.4 - - [a] "GET / HTTP/1.1" 200 7x"#,
+            #"1.2.3.4 - - [a] "GET / HTTP/1.1" 200 99999999999999999999"#,
+            #"1.2.3.4  - - [a] "GET / HTTP/1.1" 200 7"#,
+            #"1.2.3.4 - - [a]  "GET / HTTP/1.1" 200 7"#,
+            #"1.2.3.4 - - [a] "GET / HTTP/1.1" 200  7"#,
+            #" 1.2.3.4 - - [a] "GET / HTTP/1.1" 200 7"#,
+            "1.2.3.4 - - [a] \"GET / HTTP/1.1\" 200 7\r",
+            "1.2.3.4\t- - [a] \"GET / HTTP/1.1\" 200 7",
+            "1.2.3.4 - - [a\tb] \"GET / HTTP/1.1\" 200 7",
+            "1.2.3.4 - - [a] \"GET\t/ HTTP/1.1\" 200 7",
+            "2001:db8::1f - - [a] \"GET / HTTP/1.1\" 200 7",
+            "", " ", "-", "1.2.3.4 - -", "1.2.3.4 - - [",
+        ]
+        for text in cases { check(Array(text.utf8)) }
+        check([0xff, 0x20] + Array(#"- - [a] "GET /\#u{1} HTTP/1.1" 200 7"#.utf8) + [0xc3, 0x28])
+        check(Array("1.2.3.4 - - [a] \"GET /".utf8) + Array(repeating: 120, count: 300) + Array(" HTTP/1.1\" 200 7".utf8))
+    }
+
+    func testRandomLinesAgreeWithTheRegex() {
+        var generator = SplitMix(seed: 42)
+        let pieces: [[UInt8]] = [
+            " ", " ", " ", "-", "[", "]", "\"", "] \"", "\" ", "GET", "/a/b", "HTTP/1.1", "200", "404", "12345",
+            "1.2.3.4", "x", "\t", "\r", "+", "0", "99", "::", "\\\"", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ].map { Array($0.utf8) } + [[0xff], [0x80]]
+        let valid = Array(#"1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] "GET /ply/ply-2.3.tar.gz HTTP/1.1" 200 97238"#.utf8)
+        for round in 0..<6000 {
+            var line: [UInt8]
+            if round % 2 == 0 {
+                line = []
+                for _ in 0..<Int(generator.next() % 30) { line += pieces[Int(generator.next() % UInt64(pieces.count))] }
+            } else {
+                // A valid line with a few random edits.
+                line = valid
+                for _ in 0..<Int(1 + generator.next() % 3) {
+                    let at = Int(generator.next() % UInt64(line.count + 1))
+                    let piece = pieces[Int(generator.next() % UInt64(pieces.count))]
+                    if generator.next() % 2 == 0 || line.isEmpty {
+                        line.insert(contentsOf: piece, at: at)
+                    } else {
+                        line.remove(at: min(at, line.count - 1))
+                    }
+                }
+            }
+            check(line)
+        }
+        // Both outcomes must be well represented, or the comparison proves little.
+        XCTAssertGreaterThan(accepted, 1000)
+        XCTAssertGreaterThan(rejected, 1000)
+    }
+}
+
+/// A small deterministic generator for test data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

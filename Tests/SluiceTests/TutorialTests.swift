@@ -1,0 +1,66 @@
+import XCTest
+@testable import Sluice
+
+/// The tutorial's eight programs, answered over its mixed plain/gzip/bzip2 `www/` tree, must print exactly what
+/// the Python originals print (`../shared/data/tutorial/expected/`), through the CLI and through the library.
+final class TutorialTests: XCTestCase {
+    static let www = Fixture.tutorial + "/www"
+
+    /// (expected file, CLI arguments) for each tutorial program.
+    static let programs: [(String, [String])] = [
+        ("genlog", ["sum", "bytes"]),
+        ("bytesgen", ["sum", "bytes", "--grep", #"ply-.*\.gz"#]),
+        ("query404", ["distinct", "request", "--where", "status=404"]),
+        ("hosts", ["distinct", "host"]),
+        ("robots", ["distinct", "host", "--where", #"request~robots\.txt"#]),
+        ("downloads", ["count", "--where", "request=/ply/ply-2.3.tar.gz"]),
+        ("largest", ["max", "bytes", "--with", "request"]),
+        ("largefiles", ["select", "request", "bytes", "--where", "bytes>1000000"]),
+    ]
+
+    func expected(_ name: String) -> String {
+        String(decoding: Fixture.read(Fixture.tutorial + "/expected/\(name).txt"), as: UTF8.self)
+    }
+
+    func testEveryProgramThroughTheCLI() throws {
+        for (name, arguments) in Self.programs {
+            for threads in ["1", "2"] {
+                let result = sluice(arguments + ["--name", "access-log*", "--threads", threads, Self.www])
+                XCTAssertEqual(result.status, 0, "\(name): \(result.stderr)")
+                XCTAssertEqual(result.stdout, expected(name), name)
+                XCTAssertEqual(result.stderr, "", name)
+            }
+        }
+    }
+
+    func testEveryProgramThroughTheLibraryOnEverySchedule() throws {
+        let (inputs, errors) = InputFinder.expand([Self.www], nameGlob: "access-log*")
+        XCTAssertEqual(errors, [])
+        XCTAssertEqual(inputs.count, 6)
+        let paths = inputs.map(\.path)
+        let genlog = Query(operation: .sum("bytes"))
+        let hosts = Query(operation: .distinct("host", withCounts: false))
+        let expectedHosts = expected("hosts").split(separator: "\n").map { Array($0.utf8) }
+        for options in Fixture.schedules {
+            let sum = try Fixture.run(genlog, paths, options: options).report
+            XCTAssertEqual(sum.answer, .total(1_384_450_980))
+            XCTAssertEqual(sum.inputs.map(\.lines), Array(repeating: 7298, count: 6))
+            XCTAssertEqual(sum.malformed, 0)
+            XCTAssertEqual(try Fixture.run(hosts, paths, options: options).report.answer, .values(expectedHosts))
+        }
+    }
+
+    func testFindOrderIsSortedAndGlobFiltered() {
+        let (inputs, _) = InputFinder.expand([Self.www], nameGlob: "*.gz")
+        XCTAssertEqual(inputs.map { String($0.path.dropFirst(Self.www.count)) },
+                       ["/foo/access-log-0108.gz", "/foo/access-log-0208.gz"])
+    }
+
+    func testRealCombinedLogParsesCompletely() throws {
+        let path = Fixture.root + "/../shared/data/real/apache_logs_elastic"
+        let report = try Fixture.run(Query(format: .combined, operation: .count(by: nil)), [path]).report
+        XCTAssertEqual(report.inputs[0].lines, 10_000)
+        XCTAssertEqual(report.answer, .total(Int64(10_000 - report.malformed)))
+        XCTAssertLessThan(report.malformed, 10)
+    }
+}

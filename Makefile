@@ -52,7 +52,7 @@ demo: release
 
 test: install-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 clean:
 	rm -rf .build $(DEMO)

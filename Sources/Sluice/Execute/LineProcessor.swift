@@ -139,13 +139,13 @@ final class LineProcessor {
         var line = report.lines      // line number of `position`
         while position < length {
             let outcome = matcher.search(subject, length: length, from: position)
-            guard case .match(let matchStart, let matchEnd) = outcome else {
-                if case .failed(let message) = outcome, report.failure == nil {
-                    report.failure = message
-                    report.failureLine = line
-                }
-                break
+            if case .failed = outcome {
+                // PCRE2 gave up somewhere in the rest of the chunk without saying where: go line by line, so
+                // every line still gets its answer and the failure is pinned to its own line.
+                searchEachLine(matcher, base, start + position, end, line, &report, body)
+                return
             }
+            guard case .match(let matchStart, let matchEnd) = outcome else { break }
             let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: matchStart).map { $0 + 1 } ?? position
             line += Bytes.countNewlines(subject, from: position, end: lineStart)
             let lineEnd = Bytes.find(Bytes.newline, subject, from: matchStart, end: length)
@@ -172,6 +172,29 @@ final class LineProcessor {
         }
         if position < length { line += Bytes.countNewlines(subject, from: position, end: length) }
         if length > 0 && subject[length - 1] != Bytes.newline && position < length { line += 1 }
+        report.lines = line
+    }
+
+    /// The line-at-a-time fallback of `searchLines`, from `start` (a line start with number `firstLine`).
+    private func searchEachLine(_ matcher: Matcher, _ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
+                                _ firstLine: Int, _ report: inout ChunkReport,
+                                _ body: (Int, Int, Int, inout ChunkReport) -> Void) {
+        var line = firstLine
+        var lineStart = start
+        while lineStart < end {
+            let lineEnd = Bytes.find(Bytes.newline, base, from: lineStart, end: end)
+            switch matcher.search(base + lineStart, length: lineEnd - lineStart) {
+            case .match: body(lineStart, lineEnd, line, &report)
+            case .noMatch: break
+            case .failed(let message):
+                if report.failure == nil {
+                    report.failure = message
+                    report.failureLine = line
+                }
+            }
+            line += 1
+            lineStart = lineEnd + 1
+        }
         report.lines = line
     }
 

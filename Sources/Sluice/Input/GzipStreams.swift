@@ -8,6 +8,15 @@ struct MemberTracker {
     var index = 0
     var outputInMember = 0
 
+    /// True when `next[0..<available]` cannot start a gzip member (its magic is `1f 8b`).
+    static func isGarbage(_ next: UnsafePointer<UInt8>, _ available: Int) -> Bool {
+        (available >= 1 && next[0] != 0x1f) || (available >= 2 && next[1] != 0x8b)
+    }
+
+    func garbage(_ path: String, offset: Int) -> SluiceError {
+        SluiceError(.trailingGarbage, path: path, "trailing garbage after gzip member \(index)", offset: offset)
+    }
+
     func failure(_ path: String, _ message: String, offset: Int) -> SluiceError {
         if index > 0 && outputInMember == 0 {
             return SluiceError(.trailingGarbage, path: path, "trailing garbage after gzip member \(index)", offset: offset)
@@ -56,6 +65,9 @@ final class IsalGzipStream: DecodedStream {
             }
             if !members.inProgress {
                 if members.index > 0 {
+                    if MemberTracker.isGarbage(state.pointee.next_in, Int(state.pointee.avail_in)) {
+                        return stop(members.garbage(input.path, offset: offset))
+                    }
                     // Another member follows: reset the decoder but keep the unread input.
                     let nextIn = state.pointee.next_in, availIn = state.pointee.avail_in
                     CISAL_inflate_init_gzip(state)
@@ -146,7 +158,12 @@ final class ZlibGzipStream: DecodedStream {
                 stream.pointee.avail_in = UInt32(count)
             }
             if !members.inProgress {
-                if members.index > 0 { inflateReset(stream) }
+                if members.index > 0 {
+                    if MemberTracker.isGarbage(stream.pointee.next_in, Int(stream.pointee.avail_in)) {
+                        return stop(members.garbage(input.path, offset: offset))
+                    }
+                    inflateReset(stream)
+                }
                 members.inProgress = true
                 members.outputInMember = 0
             }

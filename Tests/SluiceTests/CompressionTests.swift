@@ -1,0 +1,161 @@
+import XCTest
+import CZlib
+@testable import Sluice
+
+/// Compressed inputs read exactly like plain ones: detection by magic, multi-member gzip, concatenated bzip2
+/// streams, every bzip2 level, both gzip decoders, both bzip2 paths, and clear errors for damaged files.
+final class CompressionTests: XCTestCase {
+    static let text = Fixture.log(size: 600_000, seed: 3)
+
+    /// Decodes `stored` through a `DecodedStream`, returning the bytes and the error.
+    func decode(_ stored: [UInt8], _ compression: Compression, gzip: GzipDecoderKind = .isal,
+                limit: Int = 1 << 16) -> ([UInt8], SluiceError?) {
+        let stream = Decoders.stream(compression, CompressedInput(path: "mem", fd: nil, prefix: stored), gzip: gzip)
+        let buffer = ByteBuffer()
+        var out = [UInt8]()
+        while true {
+            buffer.removeAll()
+            let more = stream.fill(buffer, limit: limit)
+            out += buffer.array
+            if !more { break }
+        }
+        return (out, stream.error)
+    }
+
+    func sum(_ path: String, _ options: ExecutionOptions = ExecutionOptions()) throws -> RunReport {
+        try Fixture.run(Query(operation: .sum("bytes")), [path], options: options).report
+    }
+
+    func testDetectionIsByMagicNotName() throws {
+        let dir = Fixture.directory()
+        let plainTotal = try sum(Fixture.write(Self.text, to: dir + "/plain")).answer
+        for (name, bytes) in [("access-log.1", Fixture.gzip(Self.text)), ("x.gz", Self.text),
+                              ("y.gz", Fixture.bzip2(Self.text)), ("z.bz2", Fixture.gzip(Self.text))] {
+            let report = try sum(Fixture.write(bytes, to: dir + "/" + name))
+            XCTAssertEqual(report.answer, plainTotal, name)
+            XCTAssertEqual(report.errors, [], name)
+        }
+        // Standard input too.
+        guard case .total(let total) = plainTotal else { return XCTFail("no total") }
+        for bytes in [Fixture.gzip(Self.text), Fixture.bzip2(Self.text), Self.text] {
+            let result = sluice(["sum", "bytes"], stdin: bytes)
+            XCTAssertEqual(result.stdout, "Total \(total)\n")
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+    }
+
+    func testGzipDecodersAgreeByteForByteIncludingMultiMember() {
+        let members = Fixture.gzip(Array(Self.text[0..<1000]), level: 1) + Fixture.gzip([], level: 9)
+            + Fixture.gzip(Array(Self.text[1000...]), level: 9) + Fixture.gzip([])
+        for stored in [Fixture.gzip(Self.text), members] {
+            for limit in [1, 4096, 1 << 20] {
+                let (isal, isalError) = decode(stored, .gzip, gzip: .isal, limit: limit)
+                let (zlib, zlibError) = decode(stored, .gzip, gzip: .zlib, limit: limit)
+                XCTAssertEqual(isal, Self.text)
+                XCTAssertEqual(zlib, Self.text)
+                XCTAssertNil(isalError)
+                XCTAssertNil(zlibError)
+            }
+        }
+    }
+
+    func testBzip2EveryLevelConcatenatedStreamsAndBothPaths() throws {
+        let dir = Fixture.directory()
+        let expected = try sum(Fixture.write(Self.text, to: dir + "/plain")).answer
+        var files = [String]()
+        for level in 1...9 { files.append(Fixture.write(Fixture.bzip2(Self.text, level: level), to: dir + "/level\(level)")) }
+        let half = Self.text.count / 2
+        files.append(Fixture.write(Fixture.bzip2(Array(Self.text[..<half]), level: 2) + Fixture.bzip2([], level: 5)
+                                   + Fixture.bzip2(Array(Self.text[half...]), level: 1), to: dir + "/concatenated"))
+        // pbzip2 writes one stream per block-sized piece.
+        var pieces = [UInt8]()
+        var start = 0
+        while start < Self.text.count {
+            let end = min(Self.text.count, start + 100_000)
+            pieces += Fixture.bzip2(Array(Self.text[start..<end]), level: 1)
+            start = end
+        }
+        files.append(Fixture.write(pieces, to: dir + "/pbzip2-like"))
+        for file in files {
+            XCTAssertEqual(decode(Fixture.read(file), .bzip2).0, Self.text, file)
+            for parallel in [true, false] {
+                var options = ExecutionOptions(threads: 2, chunkSize: 8192, smallFileLimit: 0)
+                options.parallelBzip2 = parallel
+                let report = try sum(file, options)
+                XCTAssertEqual(report.answer, expected, file)
+                XCTAssertEqual(report.errors, [], file)
+                XCTAssertEqual(report.inputs[0].lines, Self.text.filter { $0 == 10 }.count)
+            }
+        }
+    }
+
+    /// Truncating a compressed file anywhere must give an error naming the file, keep the lines decoded
+    /// before the cut, and never crash or hang, whichever reading strategy runs.
+    func testTruncationAtManyOffsets() throws {
+        let dir = Fixture.directory()
+        let lines = Self.text.filter { $0 == 10 }.count
+        for (kind, stored) in [("gz", Fixture.gzip(Self.text)), ("bz2", Fixture.bzip2(Self.text, level: 1))] {
+            var offset = kind == "gz" ? 2 : 4  // shorter prefixes lack the magic and read as plain text
+            while offset < stored.count {
+                let path = Fixture.write(Array(stored[..<offset]), to: "\(dir)/cut.\(kind)")
+                for small in [0, 1 << 20] {
+                    let report = try sum(path, ExecutionOptions(threads: 2, chunkSize: 4096, smallFileLimit: small))
+                    let error = report.inputs[0].error
+                    XCTAssertNotNil(error, "\(kind) cut at \(offset)")
+                    XCTAssertEqual(error?.path, path)
+                    XCTAssertLessThanOrEqual(report.inputs[0].lines, lines)
+                    if offset > 2, let code = error?.code {
+                        XCTAssertTrue([.truncatedGzip, .truncatedBzip2, .corruptBzip2, .corruptGzip].contains(code), "\(code)")
+                    }
+                }
+                offset = offset < 64 ? offset + 7 : offset * 3 / 2
+            }
+        }
+        let cut = Fixture.write(Array(Fixture.gzip(Self.text).dropLast(3)), to: dir + "/short.gz")
+        let report = try sum(cut)
+        XCTAssertEqual(report.inputs[0].error?.message, "unexpected end of gzip stream")
+        XCTAssertEqual(report.inputs[0].lines, lines, "every line decoded before the cut still counts")
+    }
+
+    func testCorruptionAndTrailingGarbageAreReported() throws {
+        let dir = Fixture.directory()
+        var gzip = Fixture.gzip(Self.text)
+        gzip[gzip.count - 6] ^= 0xff  // CRC32 of the member
+        let badCRC = Fixture.write(gzip, to: dir + "/crc.gz")
+        var bzip = Fixture.bzip2(Self.text, level: 1)
+        bzip[bzip.count / 2] ^= 0x10
+        let badBlock = Fixture.write(bzip, to: dir + "/block.bz2")
+        let garbage = Fixture.write(Fixture.gzip(Self.text) + Array("garbage!".utf8), to: dir + "/garbage.gz")
+        let zeros = Fixture.write(Fixture.gzip(Self.text) + [0, 0, 0, 0], to: dir + "/zeros.gz")
+        for small in [0, 1 << 20] {
+            let options = ExecutionOptions(threads: 2, smallFileLimit: small)
+            XCTAssertEqual(try sum(badCRC, options).inputs[0].error?.code, .corruptGzip)
+            XCTAssertEqual(try sum(badBlock, options).inputs[0].error?.code, .corruptBzip2)
+            let trailing = try sum(garbage, options)
+            XCTAssertEqual(trailing.inputs[0].error?.code, .trailingGarbage)
+            XCTAssertEqual(trailing.inputs[0].error?.offset, Fixture.gzip(Self.text).count)
+            XCTAssertEqual(trailing.inputs[0].lines, Self.text.filter { $0 == 10 }.count)
+            XCTAssertEqual(try sum(zeros, options).inputs[0].error?.code, .trailingGarbage)
+        }
+        let result = sluice(["sum", "bytes", badBlock])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.hasPrefix(badBlock + ": corrupt bzip2"), result.stderr)
+    }
+
+    func testDecompressionBombStaysFlat() {
+        let dir = Fixture.directory()
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var stored = [UInt8]()
+        let writer = try! GzipWriter(level: 1) { stored.append(contentsOf: $0) }
+        for _ in 0..<256 { zeros.withUnsafeBytes { try! writer.write($0) } }
+        try! writer.finish()
+        let path = Fixture.write(stored, to: dir + "/bomb.gz")
+        for extra in [[String](), ["--threads", "1"]] {
+            let result = sluice(["count", "--max-line-length", "8M", path] + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(result.stdout, "Total 0\n")
+            XCTAssertTrue(result.stderr.contains("1 malformed line skipped"), result.stderr)
+            XCTAssertLessThan(result.maxRSS, 128 * 1024, "peak RSS in KiB")
+        }
+    }
+}

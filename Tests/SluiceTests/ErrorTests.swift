@@ -1,0 +1,133 @@
+import XCTest
+import CSysGuard
+@testable import Sluice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bad input gets one clear `path: message` line, loses nothing else, and sets a non-zero exit status.
+final class ErrorTests: XCTestCase {
+    let good = "1.1.1.1 - - [d] \"GET /a HTTP/1.0\" 200 10\n"
+
+    func testMissingFileIsReportedAndOthersStillCount() {
+        let dir = Fixture.directory()
+        let path = Fixture.write(Array(good.utf8), to: dir + "/ok")
+        let result = sluice(["sum", "bytes", dir + "/missing", path])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(result.stdout, "Total 10\n")
+        XCTAssertEqual(result.stderr, "\(dir)/missing: No such file or directory\n")
+    }
+
+    func testDirectoryWithOneBadFileStillAggregatesTheRest() {
+        let dir = Fixture.directory()
+        Fixture.write(Array(good.utf8), to: dir + "/a.log")
+        Fixture.write(Array(Fixture.gzip(Array((good + good).utf8)).dropLast(5)), to: dir + "/b.log.gz")
+        Fixture.write(Fixture.bzip2(Array(good.utf8)), to: dir + "/c.log.bz2")
+        let result = sluice(["sum", "bytes", dir])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(result.stdout, "Total 40\n", "the two lines decoded before the cut still count")
+        XCTAssertTrue(result.stderr.hasPrefix("\(dir)/b.log.gz: unexpected end of gzip stream"), result.stderr)
+    }
+
+    func testArgumentErrorsNameTheCulprit() {
+        let dir = Fixture.directory()
+        let path = Fixture.write(Array(good.utf8), to: dir + "/ok")
+        let cases: [([String], String)] = [
+            (["grep", "(unclosed", path], "(unclosed: invalid regex: missing closing parenthesis at offset 9\n"),
+            (["sum", "nosuch", path], "nosuch: unknown field"),
+            (["sum", "host", path], "host: cannot sum a text field"),
+            (["count", "--where", "status", path], "status: bad --where"),
+            (["count", "--where", "status=abc", path], "status=abc: bad --where: field 'status' is numeric"),
+            (["count", "--where", "request~(", path], "(: invalid regex"),
+            (["count", "--format", "xml", path], "xml: unknown format"),
+            (["count", "--format", "regex:(\\S+)", path], "needs named groups"),
+        ]
+        for (arguments, message) in cases {
+            let result = sluice(arguments)
+            XCTAssertEqual(result.status, 2, arguments.joined(separator: " "))
+            XCTAssertTrue(result.stderr.hasPrefix(message) || result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stdout, "")
+        }
+    }
+
+    func testMalformedLinesAreCountedAndReported() {
+        let dir = Fixture.directory()
+        let path = Fixture.write(Array((good + "junk\n" + good + "more junk\n").utf8), to: dir + "/mixed")
+        let result = sluice(["count", path])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertEqual(result.stdout, "Total 2\n")
+        XCTAssertEqual(result.stderr, "2 malformed lines skipped (first at \(path):2)\n")
+        let strict = sluice(["count", "--strict", path])
+        XCTAssertEqual(strict.status, 2)
+        XCTAssertEqual(strict.stderr, "\(path):2: malformed line\n")
+    }
+
+    func testMatchLimitIsAnErrorNamingFileAndLine() {
+        let dir = Fixture.directory()
+        let evil = "1.1.1.1 - - [d] \"GET /" + String(repeating: "a", count: 60) + " HTTP/1.0\" 200 10\n"
+        let path = Fixture.write(Array((good + "b\n" + evil + good).utf8), to: dir + "/evil")
+        for threads in ["1", "2"] {
+            for arguments in [["grep", "-c", "(a|aa)+[bc]"], ["count", "--grep", "(a|aa)+[bc]"],
+                              ["count", "--where", "request~^/(a|aa)+[bc]"]] {
+                let result = sluice(arguments + [path, "--threads", threads])
+                XCTAssertEqual(result.status, 2, "\(arguments)")
+                XCTAssertTrue(result.stderr.hasPrefix("\(path):3: regex gave up: match limit exceeded"), result.stderr)
+            }
+        }
+    }
+
+    func testGrepExitStatusAndCounts() {
+        let dir = Fixture.directory()
+        let a = Fixture.write(Array((good + "x ply-1.gz\n").utf8), to: dir + "/a")
+        let b = Fixture.write(Fixture.gzip(Array("nothing\n".utf8)), to: dir + "/b")
+        XCTAssertEqual(sluice(["grep", "ply-.*\\.gz", a]).stdout, "x ply-1.gz\n")
+        XCTAssertEqual(sluice(["grep", "zzz", a]).status, 1)
+        let counts = sluice(["grep", "-c", "o", a, b])
+        XCTAssertEqual(counts.stdout, "\(b):1\n")
+        XCTAssertEqual(sluice(["grep", "-c", "GET", a]).stdout, "1\n")
+        XCTAssertEqual(sluice(["grep", "-c", "GET", a, dir + "/none"]).status, 2)
+    }
+
+    /// A mapped page past a shrunken end of file reads as zeros instead of killing the process.
+    func testSigbusGuardPatchesFaultsInRegisteredMappings() {
+        CSysGuard_install()
+        let dir = Fixture.directory()
+        let path = Fixture.write([UInt8](repeating: 65, count: 3 * 4096), to: dir + "/shrinks")
+        let fd = open(path, O_RDWR)
+        defer { close(fd) }
+        let mapped = mmap(nil, 3 * 4096, PROT_READ, MAP_SHARED, fd, 0)!
+        defer { munmap(mapped, 3 * 4096) }
+        let slot = CSysGuard_register(mapped, 3 * 4096)
+        defer { CSysGuard_unregister(slot) }
+        XCTAssertEqual(mapped.load(fromByteOffset: 2 * 4096, as: UInt8.self), 65)
+        ftruncate(fd, 100)
+        // Dropping the page from this mapping makes the next access fault past the end of the file.
+        madvise(mapped, 3 * 4096, MADV_DONTNEED)
+        XCTAssertEqual(mapped.load(fromByteOffset: 2 * 4096 + 5, as: UInt8.self), 0)
+        XCTAssertEqual(CSysGuard_faults(slot), 1)
+    }
+
+    /// A file truncated while sluice reads it: an error or a complete answer, never a crash.
+    func testFileTruncatedDuringARunNeverCrashes() {
+        let dir = Fixture.directory()
+        var bytes = [UInt8]()
+        let line = Array(good.utf8)
+        while bytes.count < 64 << 20 { bytes += line }
+        let path = Fixture.write(bytes, to: dir + "/rotating")
+        for delay in [20_000, 80_000, 200_000] {
+            Fixture.write(bytes, to: path)
+            var pid: pid_t = 0
+            let arguments: [String] = [Fixture.binary, "sum", "bytes", "--threads", "1", "--chunk-size", "64K", path]
+            let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            XCTAssertEqual(posix_spawn(&pid, Fixture.binary, nil, nil, argv, environ), 0)
+            usleep(useconds_t(delay))
+            truncate(path, 4096)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            XCTAssertEqual(status & 0x7f, 0, "killed by signal \(status & 0x7f)")
+            let exit = (status >> 8) & 0xff
+            XCTAssertTrue(exit == 0 || exit == 2, "exit \(exit)")
+        }
+    }
+}

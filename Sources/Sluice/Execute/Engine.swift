@@ -130,7 +130,7 @@ public final class Engine {
             let mapStart = start & ~(page - 1)
             let mapEnd = min(fileSize, start + window)
             let length = mapEnd - mapStart
-            guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, off_t(mapStart)),
+            guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, off_t(mapStart)),
                   mapped != MAP_FAILED else {
                 return fail(index, System.error(path, errno))
             }

@@ -66,9 +66,9 @@ final class LineProcessor {
         case .grepLines(let pattern), .grepCount(let pattern): grep = Matcher(pattern)
         default: grep = nil
         }
-        if case .select(let fields, let json) = plan.output {
+        if case .select(let fields, let json) = plan.output, case .select(let names, _) = plan.query.operation {
             selectFields = fields
-            selectJSONKeys = json ? fields.map { Array("\"\($0.name)\":".utf8) } : nil
+            selectJSONKeys = json ? names.map { Array("\"\($0)\":".utf8) } : nil
         } else {
             selectFields = []
             selectJSONKeys = nil

@@ -37,76 +37,99 @@ enum AccessLogScanner {
         return false
     }
 
-    /// The pattern up to bytes; returns the end of bytes, or nil when the line does not match.
+    /// The pattern up to bytes; returns the end of bytes, or nil when the line does not match. Field starts and
+    /// ends go to `record`. The cursor state is copied into locals so that it stays in registers.
     @inline(__always)
     private static func fields(_ base: UnsafePointer<UInt8>, _ start: Int, _ limit: Int, _ record: Record,
                                _ cursor: inout SpaceCursor) -> Int? {
+        var blockStart = cursor.blockStart
+        var mask = cursor.mask
+        defer {
+            cursor.blockStart = blockStart
+            cursor.mask = mask
+        }
+        /// Index of the first whitespace byte at or after `index`, or `limit`.
+        @inline(__always)
+        func next(_ index: Int) -> Int {
+            var i = index
+            while true {
+                let offset = UInt(bitPattern: i &- blockStart)
+                if offset < 64 {
+                    let bits = mask & (~UInt64(0) << UInt64(offset))
+                    if bits != 0 { return blockStart &+ bits.trailingZeroBitCount }
+                    i = blockStart &+ 64
+                }
+                if i &+ 64 <= limit {
+                    blockStart = i
+                    mask = CByteScan_whitespace64(base + i)
+                    continue
+                }
+                while i < limit && !Bytes.isSpace(base[i]) { i &+= 1 }
+                return i
+            }
+        }
+        let starts = record.starts, ends = record.ends
         // host, ident, user: maximal non-space runs, each followed by exactly one space.
         var i = start
-        var j = cursor.next(i)
+        var j = next(i)
         guard j > i, j < limit, base[j] == space else { return nil }
-        record.set(0, i, j)
+        starts[0] = i; ends[0] = j
         i = j &+ 1
-        j = cursor.next(i)
+        j = next(i)
         guard j > i, j < limit, base[j] == space else { return nil }
-        record.set(1, i, j)
+        starts[1] = i; ends[1] = j
         i = j &+ 1
-        j = cursor.next(i)
+        j = next(i)
         guard j > i, j &+ 1 < limit, base[j] == space, base[j &+ 1] == openBracket else { return nil }
-        record.set(2, i, j)
+        starts[2] = i; ends[2] = j
         let dateStart = j &+ 2
         // datetime: (.*?) cannot cross a newline; each `] "` is tried in turn, as the regex backtracks.
-        var w = cursor.next(dateStart)
+        var w = next(dateStart)
         while w < limit {
             let byte = base[w]
             if byte == Bytes.newline { return nil }
-            if byte == space && w > dateStart && base[w &- 1] == closeBracket && w &+ 1 < limit && base[w &+ 1] == quote,
-               let bytesEnd = rest(base, w &+ 2, limit, record, &cursor) {
-                record.set(3, dateStart, w &- 1)
-                return bytesEnd
+            if byte == space && w > dateStart && base[w &- 1] == closeBracket && w &+ 1 < limit && base[w &+ 1] == quote {
+                // `(\S+) (\S+) (\S+)" (\S+) (\S+)` after `] "`; a mismatch moves on to the next `] "`.
+                repeat {
+                    i = w &+ 2
+                    j = next(i)
+                    guard j > i, j < limit, base[j] == space else { break }
+                    starts[4] = i; ends[4] = j
+                    i = j &+ 1
+                    j = next(i)
+                    guard j > i, j < limit, base[j] == space else { break }
+                    starts[5] = i; ends[5] = j
+                    i = j &+ 1
+                    j = next(i)
+                    guard j &- i >= 2, j < limit, base[j] == space, base[j &- 1] == quote else { break }
+                    starts[6] = i; ends[6] = j &- 1
+                    i = j &+ 1
+                    j = next(i)
+                    guard j > i, j < limit, base[j] == space else { break }
+                    starts[7] = i; ends[7] = j
+                    i = j &+ 1
+                    j = next(i)
+                    guard j > i else { break }
+                    starts[8] = i; ends[8] = j
+                    starts[3] = dateStart; ends[3] = w &- 1
+                    return j
+                } while false
             }
-            w = cursor.next(w &+ 1)
+            w = next(w &+ 1)
         }
         return nil
-    }
-
-    /// `(\S+) (\S+) (\S+)" (\S+) (\S+)` from `start`: returns the end of bytes, or nil when it does not match.
-    @inline(__always)
-    private static func rest(_ base: UnsafePointer<UInt8>, _ start: Int, _ limit: Int, _ record: Record,
-                             _ cursor: inout SpaceCursor) -> Int? {
-        var i = start
-        var j = cursor.next(i)
-        guard j > i, j < limit, base[j] == space else { return nil }
-        record.set(4, i, j)
-        i = j &+ 1
-        j = cursor.next(i)
-        guard j > i, j < limit, base[j] == space else { return nil }
-        record.set(5, i, j)
-        i = j &+ 1
-        j = cursor.next(i)
-        guard j &- i >= 2, j < limit, base[j] == space, base[j &- 1] == quote else { return nil }
-        record.set(6, i, j &- 1)
-        i = j &+ 1
-        j = cursor.next(i)
-        guard j > i, j < limit, base[j] == space else { return nil }
-        record.set(7, i, j)
-        i = j &+ 1
-        j = cursor.next(i)
-        guard j > i else { return nil }
-        record.set(8, i, j)
-        return j
     }
 
     /// The int() conversions of status and bytes.
     @inline(__always)
     private static func convert(_ base: UnsafePointer<UInt8>, _ record: Record) -> Bool {
-        guard let status = Bytes.parseInteger(base, record.starts[7], record.ends[7]) else { return false }
+        guard let status = Bytes.parseDigits(base, record.starts[7], record.ends[7]) else { return false }
         record.status = status
         let bytesStart = record.starts[8], bytesEnd = record.ends[8]
         if bytesEnd &- bytesStart == 1 && base[bytesStart] == dash {
             record.bytes = 0
         } else {
-            guard let bytes = Bytes.parseInteger(base, bytesStart, bytesEnd) else { return false }
+            guard let bytes = Bytes.parseDigits(base, bytesStart, bytesEnd) else { return false }
             record.bytes = bytes
         }
         return true
@@ -156,8 +179,8 @@ enum AccessLogScanner {
 struct SpaceCursor {
     let base: UnsafePointer<UInt8>
     let limit: Int
-    private var blockStart = Int.min / 2
-    private var mask: UInt64 = 0
+    var blockStart = Int.min / 2
+    var mask: UInt64 = 0
 
     init(_ base: UnsafePointer<UInt8>, limit: Int) {
         self.base = base

@@ -38,11 +38,11 @@ extension RecordFormat {
     }
 }
 
-/// A field resolved against a format: an index into the record's spans, or the whole line.
+/// A field resolved against a format: an index into the record's spans, or -1 for the whole line. It holds
+/// no name, so copying it in the per-line path costs no reference counting.
 struct FieldRef: Equatable {
-    static let wholeLine = FieldRef(index: -1, name: "line")
+    static let wholeLine = FieldRef(index: -1)
     let index: Int
-    let name: String
 }
 
 /// Access-log field positions, shared by the common, combined and auto formats.
@@ -100,7 +100,7 @@ final class CompiledFormat: @unchecked Sendable {
         if name == "line" || name == "$0" { return FieldRef.wholeLine }
         if case .fields = format {
             if name.hasPrefix("$"), let number = Int(name.dropFirst()), number >= 1 {
-                return FieldRef(index: number - 1, name: name)
+                return FieldRef(index: number - 1)
             }
             throw SluiceError(.unknownField, path: name, "unknown field (the fields format has $1, $2, ... and line)")
         }
@@ -108,7 +108,7 @@ final class CompiledFormat: @unchecked Sendable {
             let known = names.keys.sorted().joined(separator: ", ")
             throw SluiceError(.unknownField, path: name, "unknown field (known: \(known), line)")
         }
-        return FieldRef(index: index, name: name)
+        return FieldRef(index: index)
     }
 
     /// True when the field always holds an integer in records of this format (status and bytes of access logs).

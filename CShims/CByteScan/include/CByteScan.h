@@ -50,4 +50,24 @@ static inline uint64_t CByteScan_equal64(const uint8_t *p, uint8_t byte) {
     return mask;
 #endif
 }
+/// Bit i is set when p[i] == first and p[i + distance] == last: a two-byte filter for a literal, selective
+/// enough that only a few candidates per block need a full comparison. Reads p[0..<64 + distance].
+static inline uint64_t CByteScan_pair64(const uint8_t *p, uint8_t first, uint8_t last, long distance) {
+#if defined(__SSE2__)
+    const __m128i a = _mm_set1_epi8((char)first);
+    const __m128i b = _mm_set1_epi8((char)last);
+    uint64_t mask = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i head = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        __m128i tail = _mm_loadu_si128((const __m128i *)(p + 16 * k + distance));
+        __m128i both = _mm_and_si128(_mm_cmpeq_epi8(head, a), _mm_cmpeq_epi8(tail, b));
+        mask |= (uint64_t)(uint16_t)_mm_movemask_epi8(both) << (16 * k);
+    }
+    return mask;
+#else
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i++) if (p[i] == first && p[i + distance] == last) mask |= (uint64_t)1 << i;
+    return mask;
+#endif
+}
 #endif

@@ -76,7 +76,8 @@ public final class Engine {
         var index = start
         while index < inputs.count, case .file(let path) = inputs[index] {
             var info = stat()
-            if fstatat(AT_FDCWD, path, &info, 0) == 0 && System.isRegular(info) && Int(info.st_size) <= options.smallFileLimit {
+            if fstatat(AT_FDCWD, path, &info, 0) == 0 && System.isRegular(info) && Int(info.st_size) <= options.smallFileLimit
+                && !Engine.prefersBlockParallel(path, size: Int(info.st_size), options) {
                 batch.append(WorkItem(input: index, source: .wholeFile(path)))
                 index += 1
                 if batch.count >= 4096 { break }
@@ -90,6 +91,16 @@ public final class Engine {
         }
         runLargeFile(start, path: path)
         return start + 1
+    }
+
+    /// A bzip2 file big enough to be worth splitting into blocks goes the block-parallel way even when it is
+    /// small on disk, since it decodes to many times its size.
+    private static func prefersBlockParallel(_ path: String, size: Int, _ options: ExecutionOptions) -> Bool {
+        guard options.parallelBzip2 && size > (64 << 10), let fd = try? System.open(path) else { return false }
+        defer { System.close(fd) }
+        var head = [UInt8](repeating: 0, count: 4)
+        let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
+        return got == 4 && head.withUnsafeBytes { Compression.detect($0) } == .bzip2
     }
 
     private func runLargeFile(_ index: Int, path: String) {

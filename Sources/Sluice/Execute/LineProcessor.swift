@@ -137,6 +137,32 @@ final class LineProcessor {
         let length = end - start
         var position = 0             // relative to start; always a line start
         var line = report.lines      // line number of `position`
+        if let literal = matcher.pattern.literalPrefix {
+            // Only lines holding the literal every match starts with can match: find those, then ask PCRE2
+            // about each such line alone.
+            while position < length, let hit = literal.next(subject, from: position, limit: length) {
+                let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: hit).map { $0 + 1 } ?? position
+                line += Bytes.countNewlines(subject, from: position, end: lineStart)
+                let lineEnd = Bytes.find(Bytes.newline, subject, from: hit, end: length)
+                switch matcher.search(subject + lineStart, length: lineEnd - lineStart) {
+                case .match: body(start + lineStart, start + lineEnd, line, &report)
+                case .noMatch: break
+                case .failed(let message):
+                    if report.failure == nil {
+                        report.failure = message
+                        report.failureLine = line
+                    }
+                }
+                line += 1
+                position = lineEnd + 1
+            }
+            if position < length {
+                line += Bytes.countNewlines(subject, from: position, end: length)
+                if subject[length - 1] != Bytes.newline { line += 1 }
+            }
+            report.lines = line
+            return
+        }
         while position < length {
             let outcome = matcher.search(subject, length: length, from: position)
             if case .failed = outcome {

@@ -7,6 +7,8 @@ public final class Pattern: @unchecked Sendable {
     /// The pattern text as given.
     public let source: String
     let code: OpaquePointer
+    /// The literal every match starts with, when the pattern has one (see `LiteralPrefix`).
+    let literalPrefix: LiteralPrefix?
     /// PCRE2's default match limit (10,000,000) and a depth limit of 100,000, both kept on.
     static let matchLimit: UInt32 = 10_000_000
     static let depthLimit: UInt32 = 100_000
@@ -27,6 +29,7 @@ public final class Pattern: @unchecked Sendable {
                               "invalid regex: \(Pattern.message(for: errorCode)) at offset \(errorOffset)")
         }
         code = compiled
+        literalPrefix = caseless ? nil : LiteralPrefix(source)
     }
 
     deinit { CPCRE2_code_free(code) }

@@ -1,0 +1,81 @@
+import CByteScan
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A literal that every match of a pattern starts with, used to skip text that cannot match before PCRE2 is
+/// asked: `ply-.*\.gz` must start with `ply-`, so only lines holding `ply-` are handed to the regex.
+///
+/// Extraction is deliberately conservative. The literal is the run of plain characters (and backslash-escaped
+/// punctuation) at the very start of the pattern, stopping at the first other construct; a character followed
+/// by `?`, `*` or `{` is dropped, since it may not occur. Patterns containing `|`, starting with `(`, or whose
+/// literal would be shorter than two bytes get no prefix, and then the regex searches on its own.
+struct LiteralPrefix {
+    let bytes: [UInt8]
+    private let first: UInt8
+    private let last: UInt8
+    private let distance: Int
+
+    init?(_ pattern: String) {
+        let source = Array(pattern.utf8)
+        if source.contains(UInt8(ascii: "|")) { return nil }
+        let meta = Set(".^$*+?()[]{}|\\".utf8)
+        var literal = [UInt8]()
+        var index = 0
+        scan: while index < source.count {
+            let byte = source[index]
+            if byte == UInt8(ascii: "\\") {
+                guard index + 1 < source.count else { break }
+                let escaped = source[index + 1]
+                // Only escaped punctuation is a literal; \d, \x41, \Q and the like end the prefix.
+                guard escaped < 128, !(escaped >= 48 && escaped <= 57), !((escaped | 0x20) >= 97 && (escaped | 0x20) <= 122) else { break }
+                literal.append(escaped)
+                index += 2
+            } else if meta.contains(byte) {
+                break
+            } else {
+                literal.append(byte)
+                index += 1
+            }
+            if index < source.count {
+                switch source[index] {
+                case UInt8(ascii: "?"), UInt8(ascii: "*"), UInt8(ascii: "{"):
+                    literal.removeLast()
+                    break scan
+                case UInt8(ascii: "+"):
+                    break scan
+                default:
+                    continue
+                }
+            }
+        }
+        guard literal.count >= 2 else { return nil }
+        bytes = literal
+        first = literal[0]
+        last = literal[literal.count - 1]
+        distance = literal.count - 1
+    }
+
+    /// The start of the first occurrence of the literal in `base[from..<limit]`, or nil.
+    @inline(__always)
+    func next(_ base: UnsafePointer<UInt8>, from: Int, limit: Int) -> Int? {
+        var index = from
+        let count = bytes.count
+        return bytes.withUnsafeBufferPointer { literal -> Int? in
+            while index + 64 + distance <= limit {
+                var mask = CByteScan_pair64(base + index, first, last, distance)
+                while mask != 0 {
+                    let candidate = index + mask.trailingZeroBitCount
+                    if memcmp(base + candidate, literal.baseAddress!, count) == 0 { return candidate }
+                    mask &= mask &- 1
+                }
+                index += 64
+            }
+            while index + count <= limit {
+                if base[index] == first && memcmp(base + index, literal.baseAddress!, count) == 0 { return index }
+                index += 1
+            }
+            return nil
+        }
+    }
+}

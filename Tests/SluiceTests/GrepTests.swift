@@ -1,0 +1,54 @@
+import XCTest
+@testable import Sluice
+
+/// grep prints exactly the lines a per-line PCRE2 search accepts, in input order, whatever the prefilter,
+/// chunking or thread count.
+final class GrepTests: XCTestCase {
+    static let patterns = [
+        #"ply-.*\.gz"#, "GET /", "a+b", "ab?c", "ab*", "x{2}", #"\.gz"#, #"HTTP/1\.1" 404"#, "(?i)get",
+        "^1", #"a\sb"#, "é", #"\Qa.b\E"#, #"\x41B"#, "ro+bots", #"\d{3} \d+ \"-\""#, "Mozilla|curl", "-",
+    ]
+
+    func testLiteralPrefixExtraction() {
+        let cases: [(String, String?)] = [
+            (#"ply-.*\.gz"#, "ply-"), ("GET /", "GET /"), ("a+b", nil), ("ab?c", nil), ("abc?d", "ab"),
+            ("ab*", nil), ("abx{2}", "ab"), (#"\.gz"#, ".gz"), ("(?i)get", nil), ("^1", nil), ("Mozilla|curl", nil),
+            (#"\x41B"#, nil), ("ro+bots", "ro"), (#"\Qa.b\E"#, nil), ("é", "é"),
+        ]
+        for (pattern, literal) in cases {
+            XCTAssertEqual(LiteralPrefix(pattern).map { String(decoding: $0.bytes, as: UTF8.self) }, literal, pattern)
+        }
+    }
+
+    func testGrepEqualsPerLineSearch() throws {
+        let dir = Fixture.directory()
+        var bytes = Fixture.log(size: 400_000, format: .combined, seed: 9, hostile: true)
+        bytes += Array("aab\nxx ab ac abc\na b\na\nb\nAB é \u{1}a.b\n1 GET\r\n".utf8) + [0xff, 0x41, 0x42]
+        let path = Fixture.write(bytes, to: dir + "/log")
+        let lines = bytes.split(separator: 10, omittingEmptySubsequences: false)
+        for source in Self.patterns {
+            let matcher = Matcher(try Pattern(source))
+            var expected = [UInt8]()
+            var count: Int64 = 0
+            for (index, line) in lines.enumerated() where !(index == lines.count - 1 && line.isEmpty) {
+                let array = Array(line)
+                let hit = array.withUnsafeBufferPointer { buffer -> Bool in
+                    let base = buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                    if case .match = matcher.search(base, length: buffer.count) { return true }
+                    return false
+                }
+                if hit {
+                    expected += array + [10]
+                    count += 1
+                }
+            }
+            XCTAssertGreaterThan(count, 0, source)
+            for options in Fixture.schedules {
+                let (output, report) = try Fixture.run(Query(operation: .grep(source, countOnly: false)), [path], options: options)
+                XCTAssertEqual(output, expected, source)
+                XCTAssertEqual(report.selected, count, source)
+                XCTAssertEqual(report.inputs[0].lines, lines.count, source)
+            }
+        }
+    }
+}

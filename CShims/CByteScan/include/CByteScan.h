@@ -70,4 +70,29 @@ static inline uint64_t CByteScan_pair64(const uint8_t *p, uint8_t first, uint8_t
     return mask;
 #endif
 }
+/// `CByteScan_pair64`, also storing in *newlines the mask of `\n` bytes in p[0..<64], so a search can count
+/// lines in the same pass.
+static inline uint64_t CByteScan_pair_newlines64(const uint8_t *p, uint8_t first, uint8_t last, long distance,
+                                                 uint64_t *newlines) {
+#if defined(__SSE2__)
+    const __m128i a = _mm_set1_epi8((char)first);
+    const __m128i b = _mm_set1_epi8((char)last);
+    const __m128i nl = _mm_set1_epi8('\n');
+    uint64_t mask = 0, lines = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i head = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+        __m128i tail = _mm_loadu_si128((const __m128i *)(p + 16 * k + distance));
+        __m128i both = _mm_and_si128(_mm_cmpeq_epi8(head, a), _mm_cmpeq_epi8(tail, b));
+        mask |= (uint64_t)(uint16_t)_mm_movemask_epi8(both) << (16 * k);
+        lines |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(head, nl)) << (16 * k);
+    }
+    *newlines = lines;
+    return mask;
+#else
+    uint64_t lines = 0;
+    for (int i = 0; i < 64; i++) if (p[i] == '\n') lines |= (uint64_t)1 << i;
+    *newlines = lines;
+    return CByteScan_pair64(p, first, last, distance);
+#endif
+}
 #endif

@@ -140,9 +140,8 @@ final class LineProcessor {
         if let literal = matcher.pattern.literalPrefix {
             // Only lines holding the literal every match starts with can match: find those, then ask PCRE2
             // about each such line alone.
-            while position < length, let hit = literal.next(subject, from: position, limit: length) {
+            while position < length, let hit = literal.next(subject, from: position, limit: length, newlines: &line) {
                 let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: hit).map { $0 + 1 } ?? position
-                line += Bytes.countNewlines(subject, from: position, end: lineStart)
                 let lineEnd = Bytes.find(Bytes.newline, subject, from: hit, end: length)
                 switch matcher.search(subject + lineStart, length: lineEnd - lineStart) {
                 case .match: body(start + lineStart, start + lineEnd, line, &report)
@@ -156,10 +155,8 @@ final class LineProcessor {
                 line += 1
                 position = lineEnd + 1
             }
-            if position < length {
-                line += Bytes.countNewlines(subject, from: position, end: length)
-                if subject[length - 1] != Bytes.newline { line += 1 }
-            }
+            // No further hit: the search counted the remaining newlines.
+            if position < length && subject[length - 1] != Bytes.newline { line += 1 }
             report.lines = line
             return
         }

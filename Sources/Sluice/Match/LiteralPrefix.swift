@@ -56,23 +56,34 @@ struct LiteralPrefix {
         distance = literal.count - 1
     }
 
-    /// The start of the first occurrence of the literal in `base[from..<limit]`, or nil.
+    /// The start of the first occurrence of the literal in `base[from..<limit]`, or nil. Adds to `newlines`
+    /// the number of `\n` bytes in `base[from..<hit]` (or up to `limit` when there is no hit), counted in the
+    /// same pass.
     @inline(__always)
-    func next(_ base: UnsafePointer<UInt8>, from: Int, limit: Int) -> Int? {
+    func next(_ base: UnsafePointer<UInt8>, from: Int, limit: Int, newlines: inout Int) -> Int? {
         var index = from
         let count = bytes.count
         return bytes.withUnsafeBufferPointer { literal -> Int? in
             while index + 64 + distance <= limit {
-                var mask = CByteScan_pair64(base + index, first, last, distance)
+                var lines: UInt64 = 0
+                var mask = CByteScan_pair_newlines64(base + index, first, last, distance, &lines)
                 while mask != 0 {
-                    let candidate = index + mask.trailingZeroBitCount
-                    if memcmp(base + candidate, literal.baseAddress!, count) == 0 { return candidate }
+                    let offset = mask.trailingZeroBitCount
+                    let candidate = index + offset
+                    if memcmp(base + candidate, literal.baseAddress!, count) == 0 {
+                        newlines += (lines & ((1 << UInt64(offset)) - 1)).nonzeroBitCount
+                        return candidate
+                    }
                     mask &= mask &- 1
                 }
+                newlines += lines.nonzeroBitCount
                 index += 64
             }
-            while index + count <= limit {
-                if base[index] == first && memcmp(base + index, literal.baseAddress!, count) == 0 { return index }
+            while index < limit {
+                if index + count <= limit && base[index] == first && memcmp(base + index, literal.baseAddress!, count) == 0 {
+                    return index
+                }
+                if base[index] == Bytes.newline { newlines += 1 }
                 index += 1
             }
             return nil

@@ -15,15 +15,15 @@ struct GrepCommand: ParsableCommand {
     @OptionGroup var input: InputOptions
 
     func run() throws {
-        var multiple = false
-        let report = try QueryRunner.run(input, .grep(pattern, countOnly: count || input.json)) { report in
-            guard count || input.json else { return }
-            multiple = report.inputs.count > 1
+        let lines = JSONLines()
+        let sink: (UnsafeRawBufferPointer) -> Void = input.json ? { lines.write($0) } : { Output.standard.write($0) }
+        let report = try QueryRunner.run(input, .grep(pattern, countOnly: count), output: sink) { report in
+            if input.json { lines.finish() }
+            guard count else { return }
             if input.json {
                 let rows = report.inputs.map { "{\"path\":\(JSON.string($0.path)),\"count\":\($0.selected)}" }
-                Output.standard.line(count ? "{\"count\":\(report.selected),\"inputs\":[\(rows.joined(separator: ","))]}"
-                                           : "{\"count\":\(report.selected)}")
-            } else if multiple {
+                Output.standard.line("{\"count\":\(report.selected),\"inputs\":[\(rows.joined(separator: ","))]}")
+            } else if report.inputs.count > 1 {
                 // As rg does: one path:count line per input with at least one match.
                 for tally in report.inputs where tally.selected > 0 { Output.standard.line("\(tally.path):\(tally.selected)") }
             } else {

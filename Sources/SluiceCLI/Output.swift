@@ -76,3 +76,45 @@ enum JSON {
 
     static func string(_ text: String) -> String { string(Array(text.utf8)) }
 }
+
+/// Turns the engine's grep output (lines ending in `\n`, delivered in arbitrary pieces) into JSON lines
+/// `{"line":"..."}`. Bytes are copied as they are except `"`, `\` and control characters, which are escaped.
+final class JSONLines {
+    private var pending = [UInt8]()
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            if byte == 10 {
+                emit()
+            } else {
+                pending.append(byte)
+            }
+        }
+    }
+
+    func finish() {
+        if !pending.isEmpty { emit() }
+    }
+
+    private func emit() {
+        var out: [UInt8] = Array("{\"line\":\"".utf8)
+        for byte in pending {
+            switch byte {
+            case 34, 92: out += [92, byte]
+            case 0..<32: out += Array(String(format0x: byte).utf8)
+            default: out.append(byte)
+            }
+        }
+        out += Array("\"}\n".utf8)
+        Output.standard.write(out)
+        pending.removeAll(keepingCapacity: true)
+    }
+}
+
+extension String {
+    /// `\u00XX` for a control byte.
+    init(format0x byte: UInt8) {
+        let hex = Array("0123456789abcdef")
+        self = "\\u00" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 15)])
+    }
+}

@@ -6,6 +6,7 @@ import Sluice
 enum QueryRunner {
     /// Exit status 2 when any input failed, otherwise 0 (grep decides its own 1 for "no match").
     static func run(_ options: InputOptions, _ operation: Operation,
+                    output: @escaping (UnsafeRawBufferPointer) -> Void = { Output.standard.write($0) },
                     print answer: (RunReport) -> Void) throws -> RunReport {
         let format: RecordFormat
         do { format = try RecordFormat(parsing: options.format) } catch let error as SluiceError { fatal(error) }
@@ -16,7 +17,7 @@ enum QueryRunner {
         let (inputs, findErrors) = InputFinder.expand(options.paths, nameGlob: options.name)
         let report: RunReport
         do {
-            report = try engine.run(inputs) { Output.standard.write($0) }
+            report = try engine.run(inputs, output: output)
         } catch let error as SluiceError {
             Output.standard.flush()
             fatal(error)

@@ -1,0 +1,69 @@
+import XCTest
+import Foundation
+@testable import Sluice
+
+/// The CLI's printed forms: plain text and `--json` for every command, parsed back to check them.
+final class CLITests: XCTestCase {
+    static let log = """
+    1.1.1.1 - - [d] "GET /a HTTP/1.0" 200 10
+    2.2.2.2 - - [d] "GET /b\\"q HTTP/1.0" 404 -
+    1.1.1.1 - - [d] "GET /c HTTP/1.0" 200 30 "http://r/" "Agent \\"X\\""
+    junk
+
+    """
+
+    var path = ""
+
+    override func setUp() {
+        path = Fixture.write(Array(Self.log.utf8), to: Fixture.directory() + "/log")
+    }
+
+    func json(_ arguments: [String]) throws -> Any {
+        let result = sluice(arguments + ["--json", path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return try JSONSerialization.jsonObject(with: Data(result.stdoutBytes), options: [.fragmentsAllowed])
+    }
+
+    func testPlainText() {
+        XCTAssertEqual(sluice(["sum", "bytes", path]).stdout, "Total 40\n")
+        XCTAssertEqual(sluice(["count", path]).stdout, "Total 3\n")
+        XCTAssertEqual(sluice(["count", "--by", "host", path]).stdout, "2 1.1.1.1\n1 2.2.2.2\n")
+        XCTAssertEqual(sluice(["distinct", "status", "--count", path]).stdout, "2 200\n1 404\n")
+        XCTAssertEqual(sluice(["max", "bytes", "--with", "request", path]).stdout, "30 /c\n")
+        XCTAssertEqual(sluice(["min", "bytes", "--with", "request", path]).stdout, "0 /b\\\"q\n")
+        XCTAssertEqual(sluice(["top", "request", "-k", "2", path]).stdout, "1 /a\n1 /b\\\"q\n")
+        XCTAssertEqual(sluice(["select", "host", "agent", path]).stdout, "1.1.1.1 \n2.2.2.2 \n1.1.1.1 Agent \\\"X\\\"\n")
+        XCTAssertEqual(sluice(["select", "$2", "--format", "fields", path]).stdout, "-\n-\n-\n\n")
+        let stderr = sluice(["count", path]).stderr
+        XCTAssertEqual(stderr, "1 malformed line skipped (first at \(path):4)\n")
+    }
+
+    func testJSON() throws {
+        let sum = try json(["sum", "bytes"]) as? [String: Any]
+        XCTAssertEqual(sum?["sum"] as? Int, 40)
+        XCTAssertEqual(sum?["field"] as? String, "bytes")
+        XCTAssertEqual((try json(["count"]) as? [String: Any])?["count"] as? Int, 3)
+        let byHost = try json(["count", "--by", "host"]) as? [[String: Any]]
+        XCTAssertEqual(byHost?.first?["value"] as? String, "1.1.1.1")
+        XCTAssertEqual(byHost?.first?["count"] as? Int, 2)
+        XCTAssertEqual(try json(["distinct", "host"]) as? [String], ["1.1.1.1", "2.2.2.2"])
+        let max = try json(["max", "bytes", "--with", "request"]) as? [String: Any]
+        XCTAssertEqual(max?["value"] as? Int, 30)
+        XCTAssertEqual(max?["with"] as? String, "/c")
+        XCTAssertEqual((try json(["top", "host", "-k", "1"]) as? [[String: Any]])?.count, 1)
+        let select = sluice(["select", "request", "status", "--json", path])
+        let rows = select.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(rows.count, 3)
+        XCTAssertEqual(rows[1]?["request"] as? String, #"/b\"q"#)
+        XCTAssertEqual(rows[1]?["status"] as? Int, 404)
+        let grep = sluice(["grep", "--json", "Agent", path])
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(grep.stdoutBytes)) as? [String: String],
+                       ["line": #"1.1.1.1 - - [d] "GET /c HTTP/1.0" 200 30 "http://r/" "Agent \"X\"""#])
+    }
+
+    func testStandardInputAndDash() {
+        let bytes = Array(Self.log.utf8)
+        XCTAssertEqual(sluice(["sum", "bytes"], stdin: bytes).stdout, "Total 40\n")
+        XCTAssertEqual(sluice(["sum", "bytes", "-", path], stdin: Fixture.gzip(bytes)).stdout, "Total 80\n")
+    }
+}

@@ -14,8 +14,6 @@ final class Plan: @unchecked Sendable {
     let conditions: [Condition]
     let output: Output
     let aggregate: AggregateState.Kind
-    /// True when records must be parsed (every operation but grep).
-    let parses: Bool
 
     init(_ query: Query) throws {
         self.query = query
@@ -51,6 +49,5 @@ final class Plan: @unchecked Sendable {
             output = .aggregate
             aggregate = .extreme(try format.field(name), with: try with.map { try format.field($0) }, isMax: isMax)
         }
-        if case .grepLines = output { parses = false } else if case .grepCount = output { parses = false } else { parses = true }
     }
 }

@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "Sluice", targets: ["Sluice"]),
         .executable(name: "sluice", targets: ["SluiceCLI"]),
+        .executable(name: "sluice-tutorial", targets: ["Tutorial"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,9 +20,10 @@ let package = Package(
         .target(name: "CISAL", path: "CShims/CISAL", linkerSettings: [.linkedLibrary("isal")]),
         .target(name: "CSysGuard", path: "CShims/CSysGuard"),
         .target(name: "CByteScan", path: "CShims/CByteScan"),
+        .target(name: "CInotify", path: "CShims/CInotify"),
         .target(
             name: "Sluice",
-            dependencies: ["CPCRE2", "CZlib", "CBZip2", "CISAL", "CSysGuard", "CByteScan"],
+            dependencies: ["CPCRE2", "CZlib", "CBZip2", "CISAL", "CSysGuard", "CByteScan", "CInotify"],
             path: "Sources/Sluice"
         ),
         .executableTarget(
@@ -29,6 +31,7 @@ let package = Package(
             dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/SluiceCLI"
         ),
+        .executableTarget(name: "Tutorial", dependencies: ["Sluice"], path: "Sources/Tutorial"),
         .testTarget(name: "SluiceTests", dependencies: ["Sluice"], path: "Tests/SluiceTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -8,6 +8,7 @@ struct SluiceCommand: ParsableCommand {
         commandName: "sluice",
         abstract: "Parallel log search and aggregation over plain, gzip and bzip2 logs.",
         subcommands: [GrepCommand.self, SumCommand.self, CountCommand.self, DistinctCommand.self,
-                      MaxCommand.self, MinCommand.self, TopCommand.self, SelectCommand.self, GenCommand.self]
+                      MaxCommand.self, MinCommand.self, TopCommand.self, SelectCommand.self, GenCommand.self,
+                      FollowCommand.self, SimulateCommand.self, SendCommand.self, ReceiveCommand.self]
     )
 }

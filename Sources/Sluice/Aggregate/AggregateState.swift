@@ -10,6 +10,8 @@ final class AggregateState {
         case count
         case table(FieldRef)
         case extreme(FieldRef, with: FieldRef?, isMax: Bool)
+        /// The facade's accumulator (`Query.custom`); `total` counts the records it accepted.
+        case custom(CustomAggregate)
         case none
     }
 
@@ -18,9 +20,11 @@ final class AggregateState {
     var overflowed = false
     let table: ByteTable?
     let best: Extreme?
+    let sink: RecordSink?
 
     init(_ kind: Kind) {
         self.kind = kind
+        if case .custom(let aggregate) = kind { sink = aggregate.makeSink() } else { sink = nil }
         switch kind {
         case .table: table = ByteTable(); best = nil
         case .extreme(_, _, let isMax): table = nil; best = Extreme(isMax: isMax)
@@ -35,6 +39,7 @@ final class AggregateState {
         overflowed = overflowed || overflow || other.overflowed
         if let table, let otherTable = other.table { table.merge(otherTable) }
         if let best, let otherBest = other.best { best.merge(otherBest) }
+        if let sink, let otherSink = other.sink { sink.merge(otherSink) }
     }
 }
 

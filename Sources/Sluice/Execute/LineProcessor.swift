@@ -42,6 +42,8 @@ final class LineProcessor {
     private let wantCombined: Bool
     private let requireCombined: Bool
     private let isFields: Bool
+    /// False when the facade's custom aggregate reads the whole line itself, so `.fields` need not split it.
+    private let splitsFields: Bool
     private let selectFields: [FieldRef]
     private let regexGroups: Int
     /// End of the chunk being processed: the scanner may look ahead to it, never past it.
@@ -62,6 +64,7 @@ final class LineProcessor {
         default: wantCombined = false; requireCombined = false
         }
         if case .fields = plan.format.format { isFields = true } else { isFields = false }
+        splitsFields = plan.query.custom?.splitsFields ?? true
         switch plan.output {
         case .grepLines(let pattern), .grepCount(let pattern): grep = Matcher(pattern)
         default: grep = nil
@@ -232,7 +235,7 @@ final class LineProcessor {
             if AccessLogScanner.scan(base, lineStart, chunkEnd, into: record, cursor: &cursor,
                                      wantCombined: wantCombined, requireCombined: requireCombined) { return true }
         } else if isFields {
-            FieldSplitter.split(base, lineStart, lineEnd, into: record)
+            if splitsFields { FieldSplitter.split(base, lineStart, lineEnd, into: record) } else { record.fieldCount = 0 }
             return true
         } else if let formatMatcher {
             switch formatMatcher.search(base + lineStart, length: lineEnd - lineStart) {
@@ -301,6 +304,12 @@ final class LineProcessor {
             let (withStart, withEnd) = with.map { record.span($0) } ?? (lineEnd, lineEnd)
             let integer = record.integer(field, accessLog: accessLog)
             state.best!.offer(integer: integer, base, start, end, with: base, withStart, withEnd)
+        case .custom:
+            guard state.sink!.accept(record) else {
+                report.noteMalformed(line)
+                return
+            }
+            state.total &+= 1
         case .none:
             if let output = report.output, let keys = selectJSONKeys {
                 writeJSON(output, keys)

@@ -41,6 +41,9 @@ public struct Query: Sendable {
     public var operation: Operation
     /// When true, the first malformed line is an error instead of being counted.
     public var strict: Bool
+    /// The pipeline facade's general reduction: with `.count(by: nil)`, each worker folds the records that pass
+    /// into its own accumulator instead of counting them (see `CustomAggregate`).
+    var custom: CustomAggregate?
 
     public init(format: RecordFormat = .auto, prefilter: String? = nil, conditions: [String] = [],
                 operation: Operation, strict: Bool = false) {

@@ -6,6 +6,10 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
         case noSuchFile, unreadable, invalidPattern, matchLimit, unknownField, invalidCondition,
              invalidArgument, malformedLine, corruptGzip, truncatedGzip, trailingGarbage, corruptBzip2,
              truncatedBzip2, fileShrank, io, numericOverflow
+        /// Transport: the peer went away or the connection failed mid-stream.
+        case connectionLost
+        /// Transport: the peer broke the wire protocol (bad handshake, malformed or oversized frame).
+        case protocolViolation
     }
 
     public var code: Code

@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lines of stored inputs — files, gzip and bzip2 files (told by their magic bytes), or standard input —
+/// read once from start to end, as an `AsyncSequence` with the same elements as `Follow`: for shipping whole
+/// files with `RecordSender` the way `Follow` ships live ones.
+///
+/// Inputs are read in order, in blocks, by the engine's decoders. A final line without `\n` is delivered too
+/// (the input has ended, so it is complete). Lines longer than `maxLineLength` are skipped. An input that cannot
+/// be opened or decoded throws its `SluiceError` after the lines read before the fault were delivered.
+public struct StoredLines: AsyncSequence, Sendable {
+    /// The inputs, read in this order.
+    public let inputs: [InputSpec]
+    /// Lines longer than this are skipped.
+    public let maxLineLength: Int
+
+    public init(_ inputs: [InputSpec], maxLineLength: Int = 1 << 20) {
+        self.inputs = inputs
+        self.maxLineLength = maxLineLength
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let reader: StoredLineReader
+        var batch = [FollowedLine]()
+        var index = 0
+
+        public mutating func next() async throws -> FollowedLine? {
+            while index == batch.count {
+                guard let next = try await reader.nextBatch() else { return nil }
+                batch = next
+                index = 0
+            }
+            defer { index += 1 }
+            return batch[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(reader: StoredLineReader(inputs, maxLineLength: maxLineLength))
+    }
+
+    /// The same lines, in the groups decoded together (about 64 KiB of input each).
+    public var batches: Batches { Batches(lines: self) }
+
+    public struct Batches: AsyncSequence, Sendable {
+        let lines: StoredLines
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let reader: StoredLineReader
+            public mutating func next() async throws -> [FollowedLine]? { try await reader.nextBatch() }
+        }
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(reader: StoredLineReader(lines.inputs, maxLineLength: lines.maxLineLength))
+        }
+    }
+}
+
+/// Reads `StoredLines` input by input, one decoded block at a time.
+final class StoredLineReader: @unchecked Sendable {
+    private var inputs: [InputSpec]
+    private let maxLineLength: Int
+    private var stream: DecodedStream?
+    private var input: CompressedInput?
+    private var fd: Int32 = -1
+    private var path = ""
+    private let block = ByteBuffer(capacity: 1 << 16)
+    private var carry = [UInt8]()
+    private var discarding = false
+
+    init(_ inputs: [InputSpec], maxLineLength: Int) {
+        self.inputs = inputs.reversed()
+        self.maxLineLength = maxLineLength
+    }
+
+    deinit { closeInput() }
+
+    /// The lines of the next decoded block that has any; nil after the last input.
+    func nextBatch() async throws -> [FollowedLine]? {
+        while true {
+            if Task.isCancelled {
+                closeInput()
+                return nil
+            }
+            if stream == nil {
+                guard let next = inputs.popLast() else { return nil }
+                try open(next)
+            }
+            if fd == 0, await Reactor.shared.wait(fd: 0, for: .read) == .interrupted {
+                closeInput()
+                return nil
+            }
+            block.removeAll()
+            let more = stream!.fill(block, limit: fd == 0 ? 1 : 1 << 16)
+            var lines = [FollowedLine]()
+            split(block.bytes, into: &lines)
+            if !more {
+                if !carry.isEmpty && !discarding { lines.append(FollowedLine(path: path, bytes: carry)) }
+                let failure = stream!.error
+                closeInput()
+                if let failure { throw failure }
+            }
+            if !lines.isEmpty { return lines }
+        }
+    }
+
+    private func open(_ spec: InputSpec) throws {
+        path = spec.path
+        switch spec {
+        case .standardInput: fd = 0
+        case .file(let name): fd = try System.open(name)
+        }
+        var head = [UInt8](repeating: 0, count: 4)
+        let got = try head.withUnsafeMutableBytes { try System.readFully(fd, $0.baseAddress!, 4, path: path) }
+        head.removeLast(4 - got)
+        let compression = head.withUnsafeBytes { Compression.detect($0) }
+        let input = CompressedInput(path: path, fd: fd, prefix: head, blockSize: 1 << 16)
+        self.input = input
+        stream = Decoders.stream(compression, input, gzip: .isal)
+        carry.removeAll()
+        discarding = false
+    }
+
+    private func closeInput() {
+        if fd > 0 { System.close(fd) }
+        fd = -1
+        stream = nil
+        input = nil
+    }
+
+    private func split(_ bytes: UnsafeRawBufferPointer, into lines: inout [FollowedLine]) {
+        guard let raw = bytes.baseAddress, bytes.count > 0 else { return }
+        let base = raw.assumingMemoryBound(to: UInt8.self)
+        var start = 0
+        while start < bytes.count {
+            let newline = Bytes.find(Bytes.newline, base, from: start, end: bytes.count)
+            let piece = UnsafeBufferPointer(start: base + start, count: newline - start)
+            if discarding {
+                // Skipping an overlong line until its end.
+            } else if carry.count + piece.count > maxLineLength {
+                carry.removeAll()
+                discarding = true
+            } else {
+                carry.append(contentsOf: piece)
+            }
+            if newline == bytes.count { return }
+            if !discarding { lines.append(FollowedLine(path: path, bytes: carry)) }
+            carry.removeAll(keepingCapacity: true)
+            discarding = false
+            start = newline + 1
+        }
+    }
+}
+
+/// A followed or stored line that passed a `LineFilter`, parsed into a record.
+public struct FollowedRecord: Sendable, Equatable {
+    /// The path the line came from, as given.
+    public let path: String
+    /// The parsed line.
+    public let record: LogRecord
+}
+
+/// The lines of `Base` that pass a `LineFilter`, parsed into records (lines that do not parse are skipped and
+/// counted by the evaluator). Each iterator makes its own `LineEvaluator`.
+public struct LineRecords<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == FollowedLine {
+    let base: Base
+    let filter: LineFilter
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var lines: Base.AsyncIterator
+        let evaluator: LineEvaluator
+        public mutating func next() async throws -> FollowedRecord? {
+            while let line = try await lines.next() {
+                if let record = evaluator.record(line.bytes) { return FollowedRecord(path: line.path, record: record) }
+            }
+            return nil
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(lines: base.makeAsyncIterator(), evaluator: filter.makeEvaluator())
+    }
+}
+
+extension AsyncSequence where Self: Sendable, Element == FollowedLine {
+    /// The lines that pass `filter`, parsed into records.
+    public func records(_ filter: LineFilter) -> LineRecords<Self> { LineRecords(base: self, filter: filter) }
+}
+
+/// The groups of lines of `Base` (such as `Follow.batches` or `StoredLines.batches`) turned into groups of the
+/// records that pass a `LineFilter`; groups left empty are skipped. Each iterator makes its own `LineEvaluator`.
+public struct RecordBatches<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == [FollowedLine] {
+    let base: Base
+    let filter: LineFilter
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var batches: Base.AsyncIterator
+        let evaluator: LineEvaluator
+        public mutating func next() async throws -> [LogRecord]? {
+            while let batch = try await batches.next() {
+                let records = batch.compactMap { evaluator.record($0.bytes) }
+                if !records.isEmpty { return records }
+            }
+            return nil
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(batches: base.makeAsyncIterator(), evaluator: filter.makeEvaluator())
+    }
+}
+
+extension AsyncSequence where Self: Sendable, Element == [FollowedLine] {
+    /// Each group's lines that pass `filter`, parsed into records.
+    public func records(_ filter: LineFilter) -> RecordBatches<Self> { RecordBatches(base: self, filter: filter) }
+}

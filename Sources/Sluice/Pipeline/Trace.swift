@@ -1,0 +1,65 @@
+/// Any sequence with each element passed to a closure as it goes by: the tutorial's `trace` for sequences
+/// that are not `Lines` or `Records` (which have a `trace` stage of their own). Lazy: the closure runs when
+/// the iteration pulls the element, just before the element is handed on.
+public struct TracedSequence<Base: Sequence>: Sequence {
+    let base: Base
+    let body: (Base.Element) -> Void
+
+    /// An iteration over the base sequence that reports each element.
+    public func makeIterator() -> Iterator { Iterator(base: base.makeIterator(), body: body) }
+
+    /// Pulls from the base iterator and reports each element.
+    public struct Iterator: IteratorProtocol {
+        var base: Base.Iterator
+        let body: (Base.Element) -> Void
+
+        /// The base's next element, after passing it to the trace closure.
+        public mutating func next() -> Base.Element? {
+            guard let element = base.next() else { return nil }
+            body(element)
+            return element
+        }
+    }
+}
+
+/// A `TextOutputStream` that a trace can hold: a class, so writes reach the caller's stream.
+public protocol TraceOutput: TextOutputStream, AnyObject {}
+
+extension Sequence {
+    /// The same elements, each passed to `body` as it goes by (`trace`). The library never prints on its own.
+    public func trace(_ body: @escaping (Element) -> Void) -> TracedSequence<Self> {
+        TracedSequence(base: self, body: body)
+    }
+
+    /// The same elements, each written to `output` as `"\(element)\n"` as it goes by.
+    public func trace<Output: TraceOutput>(to output: Output) -> TracedSequence<Self> {
+        TracedSequence(base: self) { element in
+            var target = output
+            target.write("\(element)\n")
+        }
+    }
+}
+
+/// The tutorial's `storelast`: a single-pass sequence over `base` that keeps the element it handed out last in
+/// `last`, so a later stage's consumer can still read it.
+///
+/// For view elements (`Line`, `AccessRecord`), `last` follows their lifetime rule: it is readable until the
+/// iteration advances again, which is exactly while the downstream stage's current element is being used.
+public final class StoreLast<Base: Sequence>: Sequence, IteratorProtocol {
+    private var base: Base.Iterator
+    /// The element most recently pulled through this sequence, or nil before the first.
+    public private(set) var last: Base.Element?
+
+    /// Wraps `base`; iteration starts when the first element is pulled.
+    public init(_ base: Base) { self.base = base.makeIterator() }
+
+    /// The base's next element, which becomes `last`.
+    public func next() -> Base.Element? {
+        let element = base.next()
+        if let element { last = element }
+        return element
+    }
+
+    /// The sequence is its own iterator: iterating it twice continues where the first iteration stopped.
+    public func makeIterator() -> StoreLast<Base> { self }
+}

@@ -1,0 +1,382 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a `RecordSender` ships records. Times are in nanoseconds.
+public struct SenderOptions: Sendable {
+    /// Reconnect after a lost connection and resend whatever was not acknowledged. Without it, a lost
+    /// connection ends the send with `.connectionLost`.
+    public var retry = false
+    /// Reconnection attempts after a loss before giving up (nil: no limit).
+    public var maxRetries: Int?
+    /// The first wait before reconnecting; it doubles up to `maxRetryDelay`.
+    public var retryDelay: UInt64 = 100_000_000
+    /// The longest wait between reconnection attempts (default 2 s).
+    public var maxRetryDelay: UInt64 = 2_000_000_000
+    /// Connecting and the receiver's greeting must each complete within this time (default 5 s).
+    public var connectTimeout: UInt64 = 5_000_000_000
+    /// A RECORDS frame is sent once it holds this many records (default 512)...
+    public var frameRecords = 512
+    /// ...or this many bytes (default 256 KiB; a larger record gets a frame of its own), or once the source has
+    /// had nothing ready for `linger`.
+    public var frameBytes = 256 << 10
+    /// How long a partly filled frame waits for more records when none is ready, once (default 2 ms).
+    public var linger: UInt64 = 2_000_000
+    /// Frames sent and not yet acknowledged before the sender waits for acknowledgements (flow control; default
+    /// 32). Also bounds what a retry sends again.
+    public var window = 32
+    /// Interrupts connecting and waiting to reconnect; the send then ends with `.connectionLost`.
+    public var shutdown: ShutdownToken?
+    /// Called with what happens to connections (for the CLI's messages).
+    public var onEvent: (@Sendable (SenderEvent) -> Void)?
+
+    public init(retry: Bool = false) { self.retry = retry }
+}
+
+/// What happens to a sender's connections.
+public enum SenderEvent: Sendable {
+    /// Connected (and greeted) to the receiver at this address.
+    case connected(String)
+    /// The connection failed: the reason, and the records acknowledged and sent so far.
+    case connectionLost(SluiceError, acknowledged: Int, sent: Int)
+    /// About to reconnect (attempt 1, 2, ...) after waiting `delay` nanoseconds.
+    case reconnecting(attempt: Int, delay: UInt64)
+}
+
+/// How a completed send went.
+public struct SendReport: Sendable, Equatable {
+    /// Records taken from the source and sent.
+    public var records: Int
+    /// Records the receiver acknowledged (all of them when the send returns normally).
+    public var acknowledged: Int
+    /// Connections made (more than 1 after reconnecting).
+    public var connections: Int
+}
+
+/// Ships records to a `RecordReceiver` over TCP (the tutorial's `sendto`/`netsend`; see `Wire` for the format).
+///
+/// Records are framed in batches: a frame goes out when it is full, or when the source has had nothing more
+/// ready for `linger`, so a live source is shipped within milliseconds and a stored one in large frames. Every frame is kept until the
+/// receiver acknowledges its records; at most `window` frames are in flight. The send returns once the receiver
+/// has acknowledged every record, after the END frame.
+///
+/// When the connection is lost, the send throws `.connectionLost` with a message saying how many records were
+/// acknowledged (also in `acknowledged`), unless `retry` is set: then it reconnects with exponential backoff and
+/// resends every unacknowledged frame first, so records arrive at least once and in order. When the source
+/// throws, what it produced before is still sent and acknowledged, then its error is rethrown.
+public final class RecordSender: Sendable {
+    /// Where the records go.
+    public let address: SocketAddress
+    /// The field layout announced to the receiver (in the SCHEMA frame).
+    public let schema: RecordSchema
+    public let options: SenderOptions
+    private let counters = Mutex((sent: 0, acknowledged: 0))
+
+    public init(to address: SocketAddress, schema: RecordSchema, options: SenderOptions = SenderOptions()) {
+        self.address = address
+        self.schema = schema
+        self.options = options
+    }
+
+    /// Records the receiver has acknowledged so far.
+    public var acknowledged: Int { counters.withLock { $0.acknowledged } }
+    /// Records taken from the source and framed so far.
+    public var sent: Int { counters.withLock { $0.sent } }
+
+    /// Sends every record of `records`; see the type's description. Each record is handed over on its own; a
+    /// source that has records in groups should use `send(batches:)`, which costs less per record.
+    public func send<Records: AsyncSequence & Sendable>(_ records: Records) async throws -> SendReport
+    where Records.Element == LogRecord {
+        try await run { input in
+            for try await record in records { try await input.send([record]) }
+        }
+    }
+
+    /// Sends every record of every group of `batches` (for example `Follow.batches` or `StoredLines.batches`
+    /// through `records(_:)`); see the type's description.
+    public func send<Batches: AsyncSequence & Sendable>(batches: Batches) async throws -> SendReport
+    where Batches.Element == [LogRecord] {
+        try await run { input in
+            for try await batch in batches where !batch.isEmpty { try await input.send(batch) }
+        }
+    }
+
+    /// Runs `produce` (filling the input queue) beside the transmission, and ends the queue when it returns.
+    private func run(_ produce: @escaping @Sendable (AsyncQueue<[LogRecord]>) async throws -> Void) async throws -> SendReport {
+        let input = AsyncQueue<[LogRecord]>(capacity: 16)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await produce(input)
+                    input.finish()
+                } catch {
+                    input.finish(throwing: error is CancellationError ? nil : error)
+                }
+            }
+            defer { group.cancelAll() }
+            let state = SenderState(options: options)
+            return try await transmit(input, state)
+        }
+    }
+
+    /// Connects, runs sessions until one completes, and reconnects between them when allowed.
+    private func transmit(_ input: AsyncQueue<[LogRecord]>, _ state: SenderState) async throws -> SendReport {
+        var attempt = 0
+        var delay = options.retryDelay
+        while true {
+            do {
+                let socket = try await Socket.connect(address, timeout: options.connectTimeout, token: options.shutdown)
+                state.connections += 1
+                try await session(socket, input, state)
+                socket.close()
+                if let failure = state.inputFailure { throw failure }
+                return SendReport(records: state.sent, acknowledged: acknowledged, connections: state.connections)
+            } catch let error as SluiceError where error.code == .connectionLost || error.code == .io {
+                let done = acknowledged
+                options.onEvent?(.connectionLost(error, acknowledged: done, sent: state.sent))
+                attempt += 1
+                let stopping = options.shutdown?.isTriggered == true || Task.isCancelled
+                if !options.retry || stopping || attempt > (options.maxRetries ?? Int.max) {
+                    throw SluiceError(.connectionLost, path: address.description,
+                                      "\(error.message): \(done) of \(state.sent) records acknowledged")
+                }
+                options.onEvent?(.reconnecting(attempt: attempt, delay: delay))
+                if !(await Reactor.shared.sleep(until: monotonicNanoseconds() &+ delay, token: options.shutdown)) {
+                    throw SluiceError(.connectionLost, path: address.description,
+                                      "\(error.message): \(acknowledged) of \(state.sent) records acknowledged")
+                }
+                delay = Swift.min(delay * 2, options.maxRetryDelay)
+            } catch let error as SluiceError {
+                throw SluiceError(error.code, path: error.path,
+                                  "\(error.message): \(acknowledged) of \(state.sent) records acknowledged")
+            }
+        }
+    }
+
+    /// One connection: greeting, schema, unacknowledged frames again, then new frames, END and the final ACK.
+    /// A second task reads the receiver's ACK and ERROR frames from a duplicate of the socket.
+    private func session(_ socket: Socket, _ input: AsyncQueue<[LogRecord]>, _ state: SenderState) async throws {
+        try await socket.write(Wire.senderHello())
+        let hello = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.receiverHelloSize, alignment: 8)
+        defer { hello.deallocate() }
+        guard try await socket.readExactly(hello, deadline: monotonicNanoseconds() &+ options.connectTimeout) else {
+            throw SluiceError(.connectionLost, path: address.description, "receiver closed the connection during the greeting")
+        }
+        let (version, maxFrame) = try Wire.parseReceiverHello(Array(hello), peer: address.description)
+        let acks = AckBox()
+        let reader = try socket.duplicate()
+        defer { reader.close() }
+        if version != Wire.version {
+            // The receiver explains itself in an ERROR frame; read it for the message.
+            try await readAcks(reader, acks)
+        }
+        options.onEvent?(.connected(address.description))
+        state.beginConnection()
+        defer {
+            // Count what the receiver acknowledged up to the end, also when the connection failed.
+            state.acknowledge(through: acks.value)
+            counters.withLock { $0.acknowledged = state.acknowledged }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.readAcks(reader, acks) }
+            group.addTask { try await self.write(socket, input, state, acks, maxFrame: maxFrame) }
+            // The first failure ends the session at once; leaving the group cancels the other task.
+            while try await group.next() != nil {}
+        }
+    }
+
+    /// The writing side of a session; returns when the receiver has acknowledged END.
+    private func write(_ socket: Socket, _ input: AsyncQueue<[LogRecord]>, _ state: SenderState, _ acks: AckBox,
+                       maxFrame: Int) async throws {
+        try await socket.write(Wire.schemaFrame(schema))
+        for frame in state.unacknowledgedFrames() {
+            try await socket.write(frame.bytes)
+            state.connectionRecords += frame.count
+        }
+        var lingered = false
+        func flush() async throws {
+            lingered = false
+            guard let frame = state.seal() else { return }
+            counters.withLock { $0.sent = state.sent }
+            guard frame.bytes.count - 4 <= maxFrame else {
+                throw SluiceError(.invalidArgument, path: address.description,
+                                  "a frame of \(frame.bytes.count - 4) bytes exceeds the receiver's limit of \(maxFrame)")
+            }
+            try await socket.write(frame.bytes)
+            state.connectionRecords += frame.count
+        }
+        while true {
+            state.acknowledge(through: acks.value)
+            counters.withLock { $0.acknowledged = state.acknowledged }
+            if state.inputEnded && !state.hasPending {
+                try await flush()
+                acks.expect(UInt64(state.connectionRecords))  // before END, so the reader knows it may end
+                try await socket.write(Wire.countFrame(.end, UInt64(state.connectionRecords)))
+                while acks.value < UInt64(state.connectionRecords) {
+                    guard try await acks.signal.next() != nil else { throw CancellationError() }
+                }
+                state.acknowledge(through: acks.value)
+                counters.withLock { $0.acknowledged = state.acknowledged }
+                return
+            }
+            if state.inFlight >= options.window {
+                guard try await acks.signal.next() != nil else { throw CancellationError() }
+                continue
+            }
+            if let record = state.nextPending() {
+                if state.builder.count >= options.frameRecords
+                    || (!state.builder.isEmpty && state.builder.bytes.count + Wire.encodedSize(record) > options.frameBytes) {
+                    try await flush()
+                }
+                state.builder.append(record)
+                continue
+            }
+            let polled: QueuePoll<[LogRecord]>
+            do { polled = try input.poll() } catch {
+                state.inputFailure = error
+                state.inputEnded = true
+                continue
+            }
+            switch polled {
+            case .element(let batch):
+                state.take(batch)
+            case .ended:
+                state.inputEnded = true
+            case .empty:
+                if !state.builder.isEmpty && !lingered {
+                    // Give a producer that is just slower than us a moment to fill the frame, instead of
+                    // sending many small frames.
+                    lingered = true
+                    if !(await Reactor.shared.sleep(until: monotonicNanoseconds() &+ options.linger)) { throw CancellationError() }
+                    continue
+                }
+                try await flush()
+                do {
+                    guard let batch = try await input.next() else {
+                        if Task.isCancelled { throw CancellationError() }
+                        state.inputEnded = true
+                        continue
+                    }
+                    state.take(batch)
+                } catch let error where !(error is CancellationError) {
+                    state.inputFailure = error
+                    state.inputEnded = true
+                }
+            }
+        }
+    }
+
+    /// Reads ACK frames into `acks` until the final one; an ERROR frame or a closed connection throws.
+    private func readAcks(_ reader: Socket, _ acks: AckBox) async throws {
+        let peer = address.description
+        while true {
+            if let end = acks.expected, acks.value >= end { return }
+            guard let frame = try await reader.readFrame(maxFrame: 1 << 16) else {
+                if let end = acks.expected, acks.value >= end { return }
+                throw SluiceError(.connectionLost, path: peer, "receiver closed the connection")
+            }
+            var payload = WireReader(frame.payload, peer: peer)
+            switch Wire.FrameType(rawValue: frame.type) {
+            case .ack: acks.update(try payload.u64())
+            case .error:
+                throw SluiceError(.protocolViolation, path: peer,
+                                  "receiver refused: \(String(decoding: frame.payload, as: UTF8.self))")
+            default:
+                throw SluiceError(.protocolViolation, path: peer, "unexpected frame type 0x\(String(frame.type, radix: 16)) from the receiver")
+            }
+        }
+    }
+}
+
+/// The latest cumulative ACK of a connection, and a signal that wakes the writer when it changes.
+final class AckBox: Sendable {
+    private let state = Mutex((value: UInt64(0), expected: UInt64?.none))
+    let signal = AsyncQueue<Void>(capacity: 1, whenFull: .dropOldest)
+
+    var value: UInt64 { state.withLock { $0.value } }
+    var expected: UInt64? { state.withLock { $0.expected } }
+
+    func update(_ value: UInt64) {
+        state.withLock { $0.value = Swift.max($0.value, value) }
+        signal.offer(())
+    }
+
+    func expect(_ total: UInt64) {
+        state.withLock { $0.expected = total }
+        signal.offer(())
+    }
+}
+
+/// What survives from one connection to the next: the frame being built and the frames not yet acknowledged.
+/// Used by one session's writer at a time.
+final class SenderState: @unchecked Sendable {
+    struct Frame {
+        var bytes: [UInt8]
+        var count: Int
+    }
+
+    var builder: RecordsFrameBuilder
+    private var unacknowledged = Ring<Frame>()
+    /// Records in frames (sealed), all connections together.
+    private(set) var sent = 0
+    private(set) var acknowledged = 0
+    /// Records sent on the current connection, and how many of its frames' records were already popped.
+    var connectionRecords = 0
+    private var poppedOnConnection = 0
+    var connections = 0
+    var inputEnded = false
+    var inputFailure: Error?
+
+    init(options: SenderOptions) { builder = RecordsFrameBuilder(capacity: options.frameBytes + 1024) }
+
+    var inFlight: Int { unacknowledged.count }
+
+    /// Records taken from the source and not yet in a frame.
+    private var pending = [LogRecord]()
+    private var pendingIndex = 0
+
+    func take(_ batch: [LogRecord]) {
+        pending = batch
+        pendingIndex = 0
+    }
+
+    var hasPending: Bool { pendingIndex < pending.count }
+
+    func nextPending() -> LogRecord? {
+        guard pendingIndex < pending.count else { return nil }
+        defer { pendingIndex += 1 }
+        return pending[pendingIndex]
+    }
+
+    func beginConnection() {
+        connectionRecords = 0
+        poppedOnConnection = 0
+    }
+
+    func unacknowledgedFrames() -> [Frame] { unacknowledged.elements }
+
+    /// Seals the frame being built into the unacknowledged list; nil when it is empty.
+    func seal() -> Frame? {
+        guard !builder.isEmpty else { return nil }
+        let count = builder.count
+        let frame = Frame(bytes: builder.finish(), count: count)
+        unacknowledged.append(frame)
+        sent += count
+        return frame
+    }
+
+    /// Drops the frames the connection's cumulative ACK `value` covers.
+    func acknowledge(through value: UInt64) {
+        while let first = unacknowledged.first, UInt64(poppedOnConnection + first.count) <= value {
+            _ = unacknowledged.removeFirst()
+            poppedOnConnection += first.count
+            acknowledged += first.count
+        }
+    }
+}
+
+extension Ring {
+    var first: Element? { count == 0 ? nil : peek(0) }
+    var elements: [Element] { (0..<count).map(peek) }
+}

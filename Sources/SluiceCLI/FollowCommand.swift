@@ -1,0 +1,156 @@
+import ArgumentParser
+import Dispatch
+import Sluice
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sluice follow FILE...`: prints lines as they are appended, with `tail -F` semantics, optionally filtered by
+/// `--grep` and `--where` exactly as the query commands filter (the tutorial's `follow` and `realtime404`).
+struct FollowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "follow",
+        abstract: "Print lines appended to files as they are written (tail -F), optionally filtered.",
+        discussion: """
+            Starts at the current end of each file (--from-start: at its start) and prints every line appended \
+            afterwards exactly once, as soon as its newline is written. Follows rotation by rename, \
+            delete-and-recreate and truncation in place (copytruncate); files that do not exist yet are waited \
+            for. Several files are merged into one stream; --label prefixes each line with its path. Changes are \
+            learned through inotify (polling every 100 ms where that is unavailable). SIGINT or SIGTERM stops it \
+            with everything printed so far flushed, exit status 0. Notices (rotation, truncation, missing files) \
+            go to standard error unless --quiet.
+
+              sluice follow run/foo/access-log --where status=404
+            """)
+
+    @Argument(help: "Files to follow.")
+    var paths: [String]
+
+    @Option(help: "Record format for --where: common, combined, auto, fields or regex:PCRE.")
+    var format: String = "auto"
+
+    @Option(name: .customLong("where"), help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~); repeatable, ANDed.")
+    var conditions: [String] = []
+
+    @Option(help: "Only lines matching this PCRE2 pattern.")
+    var grep: String?
+
+    @Flag(help: "Start at the beginning of each file instead of its end.")
+    var fromStart = false
+
+    @Flag(help: "Prefix each line with its path (`path: line`).")
+    var label = false
+
+    @Flag(help: "Do not print notices about rotation, truncation and missing files.")
+    var quiet = false
+
+    @Flag(help: ArgumentHelp("Poll every 100 ms instead of using inotify.", visibility: .hidden))
+    var poll = false
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("follow needs at least one file") }
+    }
+
+    func run() throws {
+        let filter: LineFilter
+        do {
+            filter = try LineFilter(format: try RecordFormat(parsing: format), grep: grep, conditions: conditions)
+        } catch let error as SluiceError {
+            QueryRunner.fatal(error)
+        }
+        let token = ShutdownToken()
+        SignalTrap.install(token)
+        var options = FollowOptions(fromStart: fromStart, shutdown: token)
+        options.useInotify = !poll
+        if !quiet { options.onNotice = { LiveMessages.print($0) } }
+        let follow = Follow(paths, options: options)
+        let label = self.label
+        let status = LiveRuntime.block {
+            let evaluator = filter.makeEvaluator()
+            let everything = filter.passesEverything
+            for await batch in follow.batches {
+                for line in batch where everything || evaluator.accepts(line.bytes) {
+                    if label { Output.standard.write(line.path + ": ") }
+                    Output.standard.write(line.bytes)
+                    Output.standard.write("\n")
+                }
+                Output.standard.flush()
+            }
+            Output.standard.flush()
+            return 0
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// Standard-error messages for live commands.
+enum LiveMessages {
+    static func print(_ notice: FollowNotice) {
+        let text: String
+        switch notice {
+        case .waiting(let path): text = "\(path): does not exist yet; waiting for it"
+        case .appeared(let path): text = "\(path): appeared; following from its start"
+        case .rotated(let path): text = "\(path): has been replaced; following the new file"
+        case .truncated(let path): text = "\(path): file truncated; reading from its start"
+        case .disappeared(let path): text = "\(path): has disappeared; still reading the open file"
+        case .overlongLine(let path, let bytes): text = "\(path): skipped a line of more than \(bytes) bytes"
+        case .unreadable(let error): text = error.description
+        case .polling(let path, let reason): text = "\(path): polling for changes (\(reason))"
+        }
+        line(text)
+    }
+
+    static func line(_ text: String) {
+        var message = text + "\n"
+        message.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+}
+
+/// Runs async work from a synchronous `ParsableCommand.run()`: the main thread waits while the work runs on
+/// Swift's concurrency threads.
+enum LiveRuntime {
+    static func block(_ body: @escaping @Sendable () async -> Int32) -> Int32 {
+        let result = Mutex<Int32>(0)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            let status = await body()
+            result.withLock { $0 = status }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0 }
+    }
+}
+
+/// SIGINT and SIGTERM trigger a shutdown token, so live commands stop cleanly with their output flushed; a second
+/// signal exits at once (status 130).
+enum SignalTrap {
+    nonisolated(unsafe) private static var sources = [DispatchSourceSignal]()
+    private static let received = Atomic<Int>(0)
+
+    static func install(_ token: ShutdownToken) { install { token.trigger() } }
+
+    /// Runs `action` on the first SIGINT or SIGTERM (on a dispatch thread).
+    static func install(_ action: @escaping @Sendable () -> Void) {
+        signal(SIGPIPE, SIG_IGN)
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if received.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
+                action()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

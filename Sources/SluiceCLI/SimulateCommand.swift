@@ -1,0 +1,191 @@
+import ArgumentParser
+import Sluice
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sluice simulate OUT --rate N/s`: a web server writing its access log live, for `follow`, `send --follow` and
+/// tests (the tutorial's `logsim` and `runservers`).
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Write a live access log at a steady rate, optionally rotating it.",
+        discussion: """
+            Appends synthetic lines (the same content as `sluice gen` for the seed) to OUT at --rate lines per \
+            second, each line written whole with its newline. With --rotate-every SIZE, once OUT holds at least \
+            SIZE bytes it is rotated: renamed to OUT.1 (older copies shift to OUT.2 ... up to --keep) and a new \
+            OUT is created; with --copytruncate it is copied to OUT.1 and truncated in place instead. Stops after \
+            --duration seconds, after --lines lines, or on SIGINT/SIGTERM.
+            """)
+
+    @Argument(help: "The log file to write (appended to if it exists).")
+    var output: String
+
+    @Option(help: "Lines per second: N or N/s.")
+    var rate: String = "10/s"
+
+    @Option(help: "Line format: common or combined.")
+    var format: String = "common"
+
+    @Option(help: "Rotate once the file holds at least this many bytes (K, M, G suffixes).")
+    var rotateEvery: String?
+
+    @Flag(help: "Rotate by copying to OUT.1 and truncating OUT in place, instead of renaming.")
+    var copytruncate = false
+
+    @Option(help: "Rotated copies to keep (OUT.1 ... OUT.N).")
+    var keep: Int = 3
+
+    @Option(help: "Stop after this many seconds (decimals allowed).")
+    var duration: Double?
+
+    @Option(help: "Stop after writing this many lines.")
+    var lines: Int?
+
+    @Option(help: "Seed of the pseudo-random stream.")
+    var seed: UInt64 = 1
+
+    func run() throws {
+        guard let perSecond = Double(rate.hasSuffix("/s") ? String(rate.dropLast(2)) : rate), perSecond > 0 else {
+            throw ValidationError("bad --rate '\(rate)' (expected N or N/s with N > 0)")
+        }
+        guard let lineFormat = GeneratedFormat(rawValue: format) else {
+            throw ValidationError("bad --format '\(format)' (common or combined)")
+        }
+        var rotateAt: Int?
+        if let rotateEvery {
+            guard let size = try? GenCommand.parseSize(rotateEvery), size > 0 else {
+                throw ValidationError("bad --rotate-every '\(rotateEvery)'")
+            }
+            rotateAt = size
+        }
+        if keep < 1 { throw ValidationError("--keep must be at least 1") }
+        SignalTrap.install { SimulateCommand.stopRequested.store(true, ordering: .relaxed) }
+        let writer: LogWriter
+        do { writer = try LogWriter(path: output, copytruncate: copytruncate, keep: keep) } catch let error as SluiceError {
+            QueryRunner.fatal(error)
+        }
+        defer { writer.close() }
+        let started = SimulateCommand.monotonicSeconds()
+        let interval = 1.0 / perSecond
+        var written = 0
+        var pending = [UInt8]()
+        let lines = self.lines, duration = self.duration
+        func finished() -> Bool {
+            SimulateCommand.stopRequested.load(ordering: .relaxed) || lines.map { written >= $0 } == true
+                || duration.map { SimulateCommand.monotonicSeconds() - started >= $0 } == true
+        }
+        let options = GeneratorOptions(size: Int.max / 2, format: lineFormat, seed: seed, hosts: 2000, paths: 500)
+        do {
+            if finished() { throw Finished() }
+            try LogGenerator.generate(options) { block in
+                let bytes = block.bindMemory(to: UInt8.self)
+                var lineStart = 0
+                while lineStart < bytes.count {
+                    guard let newline = bytes[lineStart...].firstIndex(of: 10) else { break }
+                    pending.append(contentsOf: bytes[lineStart...newline])
+                    lineStart = newline + 1
+                    written += 1
+                    let due = started + Double(written) * interval
+                    let now = SimulateCommand.monotonicSeconds()
+                    // Lines due within the next millisecond go out together, so high rates cost few syscalls.
+                    if due > now + 0.001 || pending.count > 1 << 16 || lines == written {
+                        try writer.append(pending)
+                        pending.removeAll(keepingCapacity: true)
+                        if let rotateAt, writer.size >= rotateAt { try writer.rotate() }
+                        while !finished(), SimulateCommand.monotonicSeconds() < due {
+                            SimulateCommand.sleep(seconds: min(0.05, due - SimulateCommand.monotonicSeconds()))
+                        }
+                    }
+                    if finished() { throw Finished() }
+                }
+            }
+        } catch is Finished {
+        } catch let error as SluiceError {
+            QueryRunner.fatal(error)
+        }
+        if !pending.isEmpty { try? writer.append(pending) }
+    }
+
+    private struct Finished: Error {}
+
+    static let stopRequested = Atomic<Bool>(false)
+
+    static func sleep(seconds: Double) {
+        guard seconds > 0 else { return }
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// The simulated server's log file: appends whole buffers and rotates by rename or by copy and truncate.
+private final class LogWriter {
+    let path: String
+    let copytruncate: Bool
+    let keep: Int
+    private var fd: Int32
+    private(set) var size = 0
+
+    init(path: String, copytruncate: Bool, keep: Int) throws {
+        self.path = path
+        self.copytruncate = copytruncate
+        self.keep = keep
+        fd = -1
+        try open()
+    }
+
+    private func open() throws {
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+        var info = stat()
+        size = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    func append(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let done = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if done < 0 {
+                if errno == EINTR { continue }
+                throw SluiceError(.io, path: path, String(cString: strerror(errno)))
+            }
+            offset += done
+        }
+        size += bytes.count
+    }
+
+    /// Shifts OUT.1 ... OUT.(keep-1) up by one, then moves the current contents to OUT.1.
+    func rotate() throws {
+        for index in stride(from: keep - 1, through: 1, by: -1) {
+            _ = rename("\(path).\(index)", "\(path).\(index + 1)")
+        }
+        if copytruncate {
+            let source = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            let target = Glibc.open("\(path).1", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            defer { if source >= 0 { Glibc.close(source) }; if target >= 0 { Glibc.close(target) } }
+            guard source >= 0, target >= 0 else { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let got = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress!, $0.count) }
+                if got <= 0 { break }
+                _ = buffer.withUnsafeBytes { write(target, $0.baseAddress!, got) }
+            }
+            if ftruncate(fd, 0) != 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+            size = 0
+        } else {
+            if rename(path, "\(path).1") != 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+            Glibc.close(fd)
+            try open()
+        }
+    }
+
+    func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+}

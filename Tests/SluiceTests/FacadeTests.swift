@@ -1,0 +1,517 @@
+import Dispatch
+import XCTest
+@testable import Sluice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lazy pipeline facade (`Sources/Sluice/Pipeline`) and the `sluice-tutorial` programs built on it:
+/// tutorial answers, laziness, parallel/sequential agreement, agreement with the engine and the CLI on
+/// hostile logs and their compressed twins, errors, printing, and the Part 9/11 helpers.
+final class FacadeTests: XCTestCase {
+    static let www = Fixture.tutorial + "/www"
+
+    // MARK: Tutorial programs
+
+    func testTutorialProgramsPrintTheExpectedFiles() throws {
+        try requireBuilt(Built.tutorial)
+        let cases = ["genlog", "nongenlog", "bytesgen", "query404", "largefiles", "largest", "hosts", "downloads",
+                     "robots", "robotsfast"]
+        for program in cases {
+            let expectedName = ["nongenlog": "genlog", "robotsfast": "robots"][program] ?? program
+            let expected = Fixture.read(Fixture.tutorial + "/expected/\(expectedName).txt")
+            let result = spawn(Built.tutorial, [program, Self.www])
+            XCTAssertEqual(result.status, 0, "\(program): \(result.stderr)")
+            XCTAssertEqual(result.stdout, expected, program)
+            XCTAssertEqual(result.stderr, "", program)
+        }
+        // A single file, as bytesgen's peer benchmark runs it: a sixth of the tree's total.
+        XCTAssertEqual(text(spawn(Built.tutorial, ["bytesgen", Fixture.tutorial + "/access-log"]).stdout), "Total 18945598\n")
+    }
+
+    func testTutorialStreamingProgramsPrintWhatPythonPrints() throws {
+        try requireBuilt(Built.tutorial)
+        let log = Fixture.read(Fixture.tutorial + "/access-log")
+        let logLines = log.split(separator: 10, omittingEmptySubsequences: false).dropLast().map { Array($0) }
+        let everyFile = Array(repeating: log, count: 6).flatMap { $0 }
+        // gencat and linesdir print every line of the six files, which all hold the same log.
+        XCTAssertEqual(spawn(Built.tutorial, ["gencat", Self.www]).stdout, everyFile)
+        XCTAssertEqual(spawn(Built.tutorial, ["linesdir", Self.www]).stdout, everyFile)
+        let ply = try Pattern(#"ply-.*\.gz"#)
+        let matcher = Matcher(ply)
+        let plyLines = logLines.filter { line in
+            line.withUnsafeBufferPointer { if case .match = matcher.search($0.baseAddress!, length: $0.count) { return true }; return false }
+        }
+        XCTAssertEqual(spawn(Built.tutorial, ["gengrep", Self.www]).stdout,
+                       Array(repeating: plyLines.map { $0 + [10] }.flatMap { $0 }, count: 6).flatMap { $0 })
+        let files = ["bar/access-log", "bar/access-log-0108.bz2", "bar/access-log-0208.bz2", "foo/access-log",
+                     "foo/access-log-0108.gz", "foo/access-log-0208.gz"].map { Self.www + "/" + $0 }
+        XCTAssertEqual(text(spawn(Built.tutorial, ["genfind", Self.www]).stdout), files.map { $0 + "\n" }.joined())
+        let kinds = ["plain", "bzip2", "bzip2", "plain", "gzip", "gzip"]
+        XCTAssertEqual(text(spawn(Built.tutorial, ["genopen", Self.www]).stdout),
+                       zip(kinds, files).map { "<\($0) log '\($1)'>\n" }.joined())
+
+        // Python 3's print of the tutorial's tuples and dictionaries, first line of the log.
+        let tuple = "('140.180.132.213', '-', '-', '24/Feb/2008:00:08:59 -0600', 'GET', '/ply/ply.html', 'HTTP/1.1', '200', '97238')"
+        let strings = "{'host': '140.180.132.213', 'referrer': '-', 'user': '-', 'datetime': '24/Feb/2008:00:08:59 -0600', 'method': 'GET', 'request': '/ply/ply.html', 'proto': 'HTTP/1.1', "
+        let dict = strings + "'status': '200', 'bytes': '97238'}"
+        let typed = strings + "'status': 200, 'bytes': 97238}"
+        // These print a dictionary per record, so they read one file of the tree (a FILE operand) to stay quick.
+        let file = Fixture.tutorial + "/access-log"
+        var outputs = [String: [Substring]]()
+        for (program, first, lines) in [("retuple", tuple, 7298), ("redict", dict, 7298), ("fieldmap", typed, 7298),
+                                        ("apachelog", typed, 7298), ("gentrace", typed, 7298), ("storelast", typed, 14596)] {
+            let output = text(spawn(Built.tutorial, [program, file]).stdout).split(separator: "\n")
+            XCTAssertEqual(output.count, lines, program)
+            XCTAssertEqual(output.first.map(String.init), first, program)
+            outputs[program] = output
+        }
+        XCTAssertEqual(outputs["gentrace"], outputs["apachelog"])
+        XCTAssertEqual(outputs["storelast"]?[1], "140.180.132.213 - - [24/Feb/2008:00:08:59 -0600] \"GET /ply/ply.html HTTP/1.1\" 200 97238")
+        XCTAssertEqual(outputs["storelast"]?.enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) },
+                       logLines.map { text($0) })
+        XCTAssertEqual(text(spawn(Built.tutorial, ["consumer"]).stdout),
+                       "T-minus 5\nT-minus 4\nT-minus 3\nT-minus 2\nT-minus 1\nKaboom!\n")
+        let broadcast = text(spawn(Built.tutorial, ["broadcast", Self.www]).stdout).split(separator: "\n")
+        XCTAssertEqual(broadcast.last, "Total bytes 1384450980")
+        XCTAssertEqual(broadcast.first, "404 24/Feb/2008:00:08:59 -0600 /favicon.ico")
+    }
+
+    func testTutorialErrorsNameThePath() throws {
+        try requireBuilt(Built.tutorial)
+        let result = spawn(Built.tutorial, ["genlog", "/nonexistent/www"])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(result.stderr, "sluice-tutorial: /nonexistent/www: No such file or directory\n")
+        XCTAssertEqual(spawn(Built.tutorial, ["no-such-program"]).status, 2)
+    }
+
+    /// The programs' pipelines called in-process, on every execution.
+    func testPipelinesAnswerTheTutorialQuestionsBothWays() throws {
+        for execution in [Execution.sequential, .automatic(ExecutionOptions(threads: 2, chunkSize: 4096))] {
+            let lines = linesFromDir("access-log*", Self.www).executing(execution)
+            let log = apacheLog(lines)
+            XCTAssertEqual(try lines.bytesColumn().sum(), 1_384_450_980)
+            let patlines = try genGrep(#"ply-.*\.gz"#, genCat(genOpen(genFind("access-log*", Self.www))))
+            XCTAssertEqual(try bytesColumn(patlines).executing(execution).sum(), 113_673_588)
+            XCTAssertEqual(try log.where(.request == "/ply/ply-2.3.tar.gz").count(), 690)
+            XCTAssertEqual(try log.distinct(.host).map(\.string), expectedLines("hosts"))
+            XCTAssertEqual(try log.where(.status == 404).distinct(.request).map(\.string), expectedLines("query404"))
+            XCTAssertEqual(try log.where(.request.contains("robots.txt")).distinct(.host).map(\.string), expectedLines("robots"))
+            XCTAssertEqual(try lines.containing("robots.txt").apacheLog().distinct(.host).map(\.string), expectedLines("robots"))
+            let largest = try XCTUnwrap(log.max(by: .bytes, with: .request))
+            XCTAssertEqual("\(largest.value) \(largest.with!)", expectedLines("largest")[0])
+            XCTAssertEqual(log.status.ranInParallel, { if case .automatic = execution { return true }; return false }())
+        }
+        var large = [String]()
+        for r in apacheLog(linesFromDir("access-log*", Self.www)).where(.bytes > 1_000_000) {
+            large.append("\(r.request) \(r.bytes)")
+        }
+        XCTAssertEqual(large, expectedLines("largefiles"))
+    }
+
+    // MARK: Laziness
+
+    func testPrefixReadsOnlyTheFirstBlock() throws {
+        let dir = Fixture.directory()
+        let log = Fixture.log(size: 6 << 20, seed: 7)
+        Fixture.write(log, to: dir + "/big.log")
+        Fixture.write(Fixture.gzip(log, level: 1), to: dir + "/big.log.gz")
+        for path in [dir + "/big.log", dir + "/big.log.gz"] {
+            let lines = Lines.open(path)
+            XCTAssertEqual(lines.status.blocksRead, 0, "nothing is read before iteration")
+            let firstThree = lines.prefix(3).map(\.string)
+            XCTAssertEqual(firstThree.count, 3)
+            XCTAssertEqual(Array(firstThree.joined(separator: "\n").utf8) + [10], Array(log.prefix(firstThree.joined().utf8.count + 3)))
+            XCTAssertEqual(lines.status.blocksRead, 1, path)
+            XCTAssertEqual(lines.status.linesRead, 3, path)
+
+            // Deeper pipelines stop as early: parse, filter, format.
+            let records = lines.apacheLog().where(.status == 200)
+            var requests = [String]()
+            for record in records {
+                requests.append(record.request.string)
+                if requests.count == 3 { break }
+            }
+            XCTAssertEqual(requests.count, 3)
+            XCTAssertEqual(lines.status.blocksRead, 2, path)
+            _ = Array(records.formatted(.json).prefix(2).map(\.string))
+            XCTAssertEqual(lines.status.blocksRead, 3, path)
+            // A full count reads the rest.
+            XCTAssertEqual(try lines.executing(.sequential).count(), log.filter { $0 == 10 }.count)
+            XCTAssertGreaterThan(lines.status.blocksRead, 6)
+        }
+    }
+
+    func testNeverEndingInputsStopWhenTheLoopStops() throws {
+        // A FIFO whose writer never stops: only a lazy reader that closes it when the loop ends can finish.
+        signal(SIGPIPE, SIG_IGN)
+        let fifo = Fixture.directory() + "/endless"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let writerDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let fd = open(fifo, O_WRONLY)
+            let chunk = Array(repeating: Array("1.2.3.4 - - [d] \"GET /x HTTP/1.0\" 200 7\n".utf8), count: 1000).flatMap { $0 }
+            while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+            close(fd)
+            writerDone.signal()
+        }
+        var bytes = [Int]()
+        for record in Lines.open(fifo).apacheLog() {
+            bytes.append(record.bytes)
+            if bytes.count == 3 { break }
+        }
+        XCTAssertEqual(bytes, [7, 7, 7])
+        XCTAssertEqual(writerDone.wait(timeout: .now() + 10), .success, "the reader closed the FIFO")
+
+        // An endless wrapped sequence, through every kind of stage.
+        let line = Array("5.6.7.8 - - [d] \"GET /robots.txt HTTP/1.0\" 404 -".utf8)
+        try line.withUnsafeBytes { raw in
+            let endless = AnySequence { AnyIterator { Line(bytes: raw) } }
+            let hosts = try Lines(wrapping: endless).grep("robots").where { _ in true }.apacheLog()
+                .where(.status == 404).where { $0.bytes == 0 }.prefix(4).map(\.host.string)
+            XCTAssertEqual(hosts, Array(repeating: "5.6.7.8", count: 4))
+        }
+    }
+
+    // MARK: Parallel and sequential, facade and engine
+
+    func testParallelAndSequentialTerminalOperationsAgree() throws {
+        for format in [GeneratedFormat.common, .combined] {
+            let dir = hostileTwins(format: format, seed: format == .common ? 11 : 12)
+            for options in [ExecutionOptions(threads: 2, chunkSize: 4096), ExecutionOptions(threads: 3, chunkSize: 7, smallFileLimit: 0)] {
+                try assertAgreement(LogFiles.find("*", in: dir), options, "\(format)")
+            }
+        }
+    }
+
+    func testFacadeAgreesWithTheEngineAndTheCLI() throws {
+        for format in [GeneratedFormat.common, .combined] {
+            let dir = hostileTwins(format: format, seed: format == .common ? 21 : 22)
+            var answers = [[String]]()
+            for name in ["access-log", "access-log.gz", "access-log.bz2"] {
+                let path = dir + "/" + name
+                let log = Lines.open(path).executing(.sequential).apacheLog()
+                let engine = { (query: Query) in try Fixture.run(query, [path]).report }
+                var row = [String]()
+                func check<T: Equatable>(_ facade: T, _ query: Query, _ convert: (Answer) -> T) throws {
+                    let report = try engine(query)
+                    XCTAssertEqual(facade, convert(report.answer), "\(name) \(query.operation)")
+                    row.append("\(facade)")
+                }
+                let total = { (answer: Answer) -> Int in if case .total(let n) = answer { return Int(n) }; return -1 }
+                let values = { (answer: Answer) -> [ByteString] in
+                    if case .values(let v) = answer { return v.map(ByteString.init(bytes:)) }; return []
+                }
+                let counts = { (answer: Answer) -> [String] in
+                    if case .counts(let e) = answer { return e.map { "\($0.count) \(ByteString(bytes: $0.value))" } }; return []
+                }
+                try check(log.sum(.bytes), Query(operation: .sum("bytes")), total)
+                XCTAssertEqual(log.status.malformed, try engine(Query(operation: .sum("bytes"))).malformed)
+                XCTAssertGreaterThan(log.status.malformed, 0, "the hostile log has lines that are not records")
+                try check(log.count(), Query(operation: .count(by: nil)), total)
+                try check(log.where(.status == 404).distinct(.request), Query(conditions: ["status=404"],
+                          operation: .distinct("request", withCounts: false)), values)
+                try check(log.where(.request.contains("robots.txt")).distinct(.host),
+                          Query(conditions: [#"request~robots\.txt"#], operation: .distinct("host", withCounts: false)), values)
+                try check(log.where(.bytes > 5000).where(.method != "GET").count(),
+                          Query(conditions: ["bytes>5000", "method!=GET"], operation: .count(by: nil)), total)
+                try check(log.countBy(.status).map { "\($0.count) \($0.value)" }, Query(operation: .count(by: "status")), counts)
+                try check(log.top(.host, 7).map { "\($0.count) \($0.value)" }, Query(operation: .top("host", k: 7)), counts)
+                let grepped = try engine(Query(operation: .grep("GET|POST", countOnly: true))).selected
+                XCTAssertEqual(try Lines.open(path).executing(.sequential).grep("GET|POST").count(), Int(grepped))
+                let largest = try XCTUnwrap(log.max(by: .bytes, with: .request))
+                try check("\(largest.value) \(largest.with!)", Query(operation: .extreme("bytes", with: "request", isMax: true))) {
+                    if case .extreme(let v, let w) = $0 { return "\(ByteString(bytes: v)) \(ByteString(bytes: w!))" }; return ""
+                }
+                // The CLI prints the same answers (it runs the same engine).
+                if Executable.exists(Built.cli) {
+                    let cli = spawn(Built.cli, ["sum", "bytes", path])
+                    XCTAssertEqual(text(cli.stdout), "Total \(try log.sum(.bytes))\n")
+                    let hosts = spawn(Built.cli, ["distinct", "host", "--where", #"request~robots\.txt"#, path])
+                    XCTAssertEqual(text(hosts.stdout), try log.where(.request.contains("robots.txt")).distinct(.host)
+                        .map { "\($0)\n" }.joined())
+                }
+                answers.append(row)
+            }
+            // The twins hold the same log, so every answer is the same whatever the compression.
+            XCTAssertEqual(answers[0], answers[1])
+            XCTAssertEqual(answers[0], answers[2])
+        }
+    }
+
+    func testCompiledQueries() throws {
+        let lines = linesFromDir("access-log*", Self.www)
+        let bytesgen = try lines.grep(#"ply-.*\.gz"#).bytesColumn()
+        XCTAssertEqual(bytesgen.query?.prefilter, #"ply-.*\.gz"#)
+        XCTAssertEqual(bytesgen.query?.format, .fields)
+        let twoGreps = try lines.grep("a").grep("b").query
+        XCTAssertEqual(twoGreps?.prefilter, "a")
+        XCTAssertEqual(twoGreps?.conditions, ["line~ (?:b)"])
+        let records = lines.apacheLog().where(.status == 404).where(.request.contains("robots.txt"))
+        XCTAssertEqual(records.query?.conditions, ["status= 404", #"request~ \Qrobots.txt\E"#])
+        XCTAssertEqual(records.query?.format, .auto)
+        // Closures and wrapped sequences cannot be compiled: their aggregates run sequentially.
+        XCTAssertNil(lines.where { $0.count > 0 }.query)
+        XCTAssertNil(records.where { $0.bytes > 0 }.query)
+        XCTAssertNil(records.trace { _ in }.query)
+        XCTAssertNil(Lines(wrapping: [Line]()).query)
+        // A value the condition syntax cannot carry falls back to an exact closure.
+        XCTAssertNil(lines.apacheLog().where(.request == " padded ").query)
+        XCTAssertEqual(try lines.apacheLog().where(.request == " padded ").count(), 0)
+        let closure = lines.apacheLog().where { $0.request.hasPrefix("/ply/") }
+        let count = try closure.count()
+        XCTAssertFalse(closure.status.ranInParallel)
+        XCTAssertEqual(count, try lines.apacheLog().where(.request.matches("^/ply/")).count())
+        XCTAssertTrue(closure.status.ranInParallel, "the status is shared by the pipelines of one source")
+    }
+
+    // MARK: Errors
+
+    func testErrorsCarryPathAndPosition() throws {
+        let dir = Fixture.directory()
+        let log = Fixture.log(size: 256 << 10, seed: 3)
+        let gz = Fixture.gzip(log)
+        let path = Fixture.write(Array(gz.prefix(gz.count / 2)), to: dir + "/access-log.gz")
+        Fixture.write(log, to: dir + "/access-log")
+        for execution in [Execution.sequential, .automatic(ExecutionOptions(threads: 2))] {
+            let lines = Lines.fromDirectory("access-log*", dir).executing(execution)
+            XCTAssertThrowsError(try lines.apacheLog().sum(.bytes)) { error in
+                XCTAssertEqual((error as? SluiceError)?.code, .truncatedGzip)
+                XCTAssertEqual((error as? SluiceError)?.path, path)
+                XCTAssertNotNil((error as? SluiceError)?.offset)
+            }
+            XCTAssertThrowsError(try lines.bytesColumn().sum())
+            XCTAssertEqual(lines.status.error?.code, .truncatedGzip)
+        }
+        // A for loop ends at the error and leaves it for check().
+        let lines = Lines.open(path)
+        var count = 0
+        for _ in lines { count += 1 }
+        XCTAssertGreaterThan(count, 0)
+        XCTAssertThrowsError(try lines.check()) { XCTAssertEqual(($0 as? SluiceError)?.code, .truncatedGzip) }
+
+        let missing = genFind("access-log*", dir + "/missing")
+        XCTAssertEqual(Array(missing), [])
+        XCTAssertEqual(missing.status.error?.code, .noSuchFile)
+        XCTAssertThrowsError(try missing.lines().count()) { XCTAssertEqual(($0 as? SluiceError)?.path, dir + "/missing") }
+        XCTAssertThrowsError(try Lines.open(dir).grep("(")) { XCTAssertEqual(($0 as? SluiceError)?.code, .invalidPattern) }
+        XCTAssertThrowsError(try Lines.open(dir).count()) { XCTAssertEqual(($0 as? SluiceError)?.code, .unreadable) }
+        XCTAssertThrowsError(try Lines.open(path).apacheLog().sum(.host)) {
+            XCTAssertEqual(($0 as? SluiceError)?.code, .invalidArgument)
+        }
+
+        // A regex that gives up is an error naming the file and the line, both ways.
+        let evil = "1.1.1.1 - - [d] \"GET /" + String(repeating: "a", count: 60) + " HTTP/1.0\" 200 10\n"
+        let good = "1.1.1.1 - - [d] \"GET / HTTP/1.0\" 200 10\n"
+        let evilPath = Fixture.write(Array((good + good + evil + good).utf8), to: dir + "/evil")
+        for execution in [Execution.sequential, .automatic(ExecutionOptions(threads: 2))] {
+            XCTAssertThrowsError(try Lines.open(evilPath).executing(execution).grep("(a|aa)+[bc]").count()) { error in
+                XCTAssertEqual((error as? SluiceError)?.description.hasPrefix("\(evilPath):3: regex gave up"), true, "\(error)")
+            }
+            XCTAssertThrowsError(try Lines.open(evilPath).executing(execution).apacheLog()
+                .where(try .request.matches("^/(a|aa)+[bc]")).count()) { error in
+                XCTAssertEqual((error as? SluiceError)?.line, 3, "\(error)")
+            }
+        }
+    }
+
+    // MARK: Printing, trace, storelast, consumers
+
+    func testRecordsPrintBackAsLines() throws {
+        let original = Fixture.tutorial + "/access-log"
+        let out = Fixture.directory() + "/copy.log"
+        let written = try Lines.open(original).apacheLog().formatted(.common).write(toFile: out)
+        XCTAssertEqual(written, 7298)
+        XCTAssertEqual(Fixture.read(out), Fixture.read(original), "common text reproduces the tutorial's lines")
+        let first = Lines.open(original).apacheLog()
+        XCTAssertEqual(first.formatted(.json).prefix(1).map(\.string), [
+            #"{"host":"140.180.132.213","ident":"-","user":"-","datetime":"24/Feb/2008:00:08:59 -0600","method":"GET","request":"/ply/ply.html","proto":"HTTP/1.1","status":200,"bytes":97238}"#,
+        ])
+        XCTAssertEqual(first.formatted(.csv).prefix(2).map(\.string), [
+            "host,ident,user,datetime,method,request,proto,status,bytes,referer,agent",
+            "140.180.132.213,-,-,24/Feb/2008:00:08:59 -0600,GET,/ply/ply.html,HTTP/1.1,200,97238,,",
+        ])
+        XCTAssertEqual(first.formatted(.combined).prefix(1).map(\.string),
+                       [#"140.180.132.213 - - [24/Feb/2008:00:08:59 -0600] "GET /ply/ply.html HTTP/1.1" 200 97238 "-" "-""#])
+        // A filtered pipeline written out and read back gives the same answers.
+        let dir = Fixture.directory()
+        let combined = Fixture.write(Fixture.log(size: 300 << 10, format: .combined, seed: 5, hostile: true), to: dir + "/c.log")
+        let errors = Lines.open(combined).apacheLog(.combined).where(.status >= 400)
+        try errors.formatted(.combined).write(toFile: dir + "/errors.log")
+        let reread = Lines.open(dir + "/errors.log").apacheLog(.combined)
+        XCTAssertEqual(try reread.count(), try errors.count())
+        XCTAssertEqual(try reread.sum(.bytes), try errors.sum(.bytes))
+        XCTAssertEqual(try reread.distinct(.agent), try errors.distinct(.agent))
+        XCTAssertEqual(reread.status.malformed, 0)
+    }
+
+    func testTraceStoreLastAndConsumers() throws {
+        let lines = Lines.open(Fixture.tutorial + "/access-log")
+        var seen = 0, passed = 0
+        let traced = lines.apacheLog().trace { _ in seen += 1 }.where(.status == 404).trace { _ in passed += 1 }
+        let count = try traced.count()
+        XCTAssertFalse(traced.status.ranInParallel)
+        XCTAssertEqual(count, passed)
+        XCTAssertEqual(seen, 7298)
+        XCTAssertEqual(passed, try lines.apacheLog().where(.status == 404).count())
+
+        let stream = TraceLog()
+        XCTAssertEqual(Array([1, 2, 3].trace(to: stream)), [1, 2, 3])
+        XCTAssertEqual(stream.text, "1\n2\n3\n")
+
+        let store = storeLast(lines)
+        XCTAssertNil(store.last)
+        for record in apacheLog(store).prefix(5) {
+            XCTAssertEqual(store.last?.string, record.line.string)
+            XCTAssertTrue(store.last!.string.hasPrefix(record.host.string + " "))
+        }
+
+        var received = [Int]()
+        var closes = 0
+        let consumer = Consumer<Int>({ received.append($0) }, onClose: { closes += 1 })
+        consumer.send(1)
+        consumer.send(2)
+        consumer.close()
+        consumer.close()
+        consumer.send(3)
+        XCTAssertEqual(received, [1, 2])
+        XCTAssertEqual(closes, 1)
+        XCTAssertTrue(consumer.isClosed)
+
+        var totals = [Int]()
+        var statuses = [Int: Int]()
+        let bytes = Consumer<AccessRecord>(state: 0, { $0 += $1.bytes }, onClose: { totals.append($0) })
+        let status = Consumer<AccessRecord>({ statuses[$0.status, default: 0] += 1 })
+        XCTAssertEqual(broadcast(lines.apacheLog(), to: [bytes, status], closing: true), 7298)
+        XCTAssertEqual(totals, [230_741_830])
+        XCTAssertEqual(statuses.values.reduce(0, +), 7298)
+        XCTAssertEqual(statuses[404], try lines.apacheLog().where(.status == 404).count())
+    }
+
+    func testViewsAndRows() throws {
+        var iterator = Lines.open(Fixture.tutorial + "/access-log").makeIterator()
+        let line = try XCTUnwrap(iterator.next())
+        XCTAssertEqual(line.number, 1)
+        XCTAssertEqual(line.lastField?.string, "97238")
+        XCTAssertTrue(line.contains("ply.html"))
+        XCTAssertFalse(line.contains("ply.htmlx"))
+        XCTAssertEqual(Line(bytes: UnsafeRawBufferPointer(start: nil, count: 0)).lastField, nil)
+        Array("only".utf8).withUnsafeBytes { XCTAssertNil(Line(bytes: $0).lastField) }
+        Array(" a \t-\r".utf8).withUnsafeBytes { XCTAssertEqual(Line(bytes: $0).lastField?.string, "-") }
+        var row = Row(names: ["a", "b"], values: [.text("it's"), .integer(3)])
+        XCTAssertEqual(row.description, #"{'a': "it's", 'b': 3}"#)
+        row["c"] = Value.none
+        row["a"] = nil
+        XCTAssertEqual(row.description, "{'b': 3, 'c': None}")
+        let matches = try Lines.open(Fixture.tutorial + "/access-log").match(#"(\S+) (x)?"#)
+        XCTAssertEqual(matches.prefix(1).map(\.description), ["('140.180.132.213', None)"])
+        let mapped = fieldMap(matches.rows(["host", "x"]), "host") { .text(String($0.text!.prefix(3))) }
+        XCTAssertEqual(mapped.prefix(1).map(\.description), ["{'host': '140', 'x': None}"])
+        XCTAssertEqual(try Lines.open(Fixture.tutorial + "/access-log").apacheLog().reduce(into: [Int: Int](), {
+            $0[$1.status, default: 0] += 1
+        }, merge: { $0.merge($1, uniquingKeysWith: +) }).values.reduce(0, +), 7298)
+    }
+
+    // MARK: Helpers
+
+    private func expectedLines(_ name: String) -> [String] {
+        text(Fixture.read(Fixture.tutorial + "/expected/\(name).txt")).split(separator: "\n").map(String.init)
+    }
+
+    /// Checks every terminal operation of several pipelines over `files`, sequentially and in parallel.
+    private func assertAgreement(_ files: LogFiles, _ options: ExecutionOptions, _ label: String) throws {
+        func both<T: Equatable>(_ name: String, _ make: (Execution) throws -> (T, PipelineStatus)) throws {
+            let (sequential, sequentialStatus) = try make(.sequential)
+            let malformed = sequentialStatus.malformed, read = sequentialStatus.linesRead
+            XCTAssertFalse(sequentialStatus.ranInParallel, name)
+            let (parallel, parallelStatus) = try make(.automatic(options))
+            XCTAssertTrue(parallelStatus.ranInParallel, name)
+            XCTAssertEqual(sequential, parallel, "\(label) \(name)")
+            XCTAssertEqual(malformed, parallelStatus.malformed, "\(label) \(name) malformed")
+            XCTAssertEqual(read, parallelStatus.linesRead, "\(label) \(name) lines")
+        }
+        func records(_ execution: Execution) -> Records { files.executing(execution).lines().apacheLog() }
+        func lines(_ execution: Execution) -> Lines { files.executing(execution).lines() }
+        let pairs = { (list: [(value: ByteString, count: Int)]) in list.map { "\($0.count) \($0.value)" } }
+        try both("lines") { let l = lines($0); return (try l.count(), l.status) }
+        try both("grep") { let l = try lines($0).grep("GET|HEAD").grep("HTTP/1\\.1$|\\s$"); return (try l.count(), l.status) }
+        try both("bytes sum") { let c = lines($0).bytesColumn(); return (try c.sum(), c.status) }
+        try both("bytes grep") { let c = try lines($0).grep(#"\.gif"#).bytesColumn(); return ([try c.count(), try c.maximum() ?? -1, try c.minimum() ?? -1], c.status) }
+        try both("count") { let r = records($0); return (try r.count(), r.status) }
+        try both("sum") { let r = records($0); return ([try r.sum(.bytes), try r.sum(.status)], r.status) }
+        try both("distinct") { let r = records($0); return (try r.distinct(.host), r.status) }
+        try both("where") { let r = records($0).where(.status == 404).where(.bytes >= 100); return (try r.distinct(.request), r.status) }
+        try both("contains") { let r = records($0).where(.request.contains(".html")); return (try r.count(), r.status) }
+        try both("countBy") { let r = records($0); return (pairs(try r.countBy(.status)), r.status) }
+        try both("top") { let r = lines($0).containing("GET").apacheLog(); return (pairs(try r.top(.request, 5)), r.status) }
+        try both("max") { let r = records($0); return (try r.max(by: .bytes, with: .request).map { "\($0.value) \($0.with!)" }, r.status) }
+        try both("min") { let r = records($0); return (try r.min(by: .request, with: .host).map { "\($0.value) \($0.with!)" }, r.status) }
+        try both("reduce") {
+            let r = records($0).where(.method == "GET")
+            let histogram = try r.reduce(into: [Int: Int](), { $0[$1.status / 100, default: 0] += 1 },
+                                         merge: { $0.merge($1, uniquingKeysWith: +) })
+            return (histogram, r.status)
+        }
+        try both("none") { let r = records($0).where(.host == "no-such-host"); return (try r.max(by: .bytes).map { "\($0.value)" }, r.status) }
+    }
+}
+
+/// A log with its gzip and bzip2 twins, hostile lines included.
+private func hostileTwins(format: GeneratedFormat, seed: UInt64) -> String {
+    let dir = Fixture.directory()
+    let log = Fixture.log(size: 400 << 10, format: format, seed: seed, hostile: true)
+    Fixture.write(log, to: dir + "/access-log")
+    Fixture.write(Fixture.gzip(log), to: dir + "/access-log.gz")
+    Fixture.write(Fixture.bzip2(log, level: 1), to: dir + "/access-log.bz2")
+    return dir
+}
+
+private final class TraceLog: TraceOutput {
+    var text = ""
+    func write(_ string: String) { text += string }
+}
+
+private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+/// The executables SwiftPM builds next to the test bundle.
+private enum Built {
+    static let directory: String = {
+        var path = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        let executable = length > 0 ? String(decoding: path.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        return String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)])
+    }()
+    static let tutorial = directory + "/sluice-tutorial"
+    static let cli = directory + "/sluice"
+}
+
+private enum Executable {
+    static func exists(_ path: String) -> Bool { access(path, X_OK) == 0 }
+}
+
+private func requireBuilt(_ binary: String) throws {
+    guard Executable.exists(binary) else {
+        XCTFail("\(binary) is not built; run `swift build` before `swift test`")
+        throw XCTSkip("no binary")
+    }
+}
+
+/// Runs `binary ARGS` with empty standard input and returns its exit status and output.
+private func spawn(_ binary: String, _ arguments: [String]) -> (status: Int32, stdout: [UInt8], stderr: String) {
+    let scratch = Fixture.directory()
+    let outPath = scratch + "/out", errPath = scratch + "/err"
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let argv = ([binary] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+    posix_spawn_file_actions_destroy(&actions)
+    guard spawned == 0 else { return (-1, [], "cannot start \(binary)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return ((status >> 8) & 0xff, Fixture.read(outPath), text(Fixture.read(errPath)))
+}

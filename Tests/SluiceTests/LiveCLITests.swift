@@ -1,0 +1,138 @@
+import XCTest
+@testable import Sluice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sluice follow` and `sluice simulate` as processes: the tutorial's realtime404, two simulated servers with
+/// rotation multiplexed into one labelled stream, clean stops on SIGINT and SIGTERM, and the write-to-print
+/// latency and idle CPU of a follower (set SLUICE_LATENCY_SAMPLES for a longer run; Perf/live-latency.sh does).
+final class LiveCLITests: XCTestCase {
+    static func accessLine(_ index: Int, status: Int) -> String {
+        "10.1.\(index % 250).\(index % 7) - - [24/Feb/2008:00:\(String(format2: index % 60)):00 -0600] \"GET /page\(index).html HTTP/1.1\" \(status) \(100 + index)"
+    }
+
+    func testRealtime404PrintsOnlyNewMatchingLinesAndStopsCleanly() throws {
+        let folder = Fixture.directory()
+        let path = folder + "/access-log"
+        LiveFixture.append((0..<20).map { LiveCLITests.accessLine($0, status: $0 % 3 == 0 ? 404 : 200) + "\n" }.joined(), to: path)
+        let follower = LiveProcess(["follow", path, "--where", "status=404"])
+        XCTAssertTrue(follower.waitUntilOpen(path))
+        var expected = [String]()
+        for index in 100..<160 {
+            let line = LiveCLITests.accessLine(index, status: index % 4 == 0 ? 404 : (index % 4 == 1 ? 200 : 304))
+            if index % 4 == 0 { expected.append(line) }
+            LiveFixture.append(line + "\n", to: path)
+        }
+        LiveFixture.append("not an access log line 404\n", to: path)
+        XCTAssertTrue(follower.waitForLines(expected.count))
+        LiveFixture.append(LiveCLITests.accessLine(999, status: 404), to: path)  // no newline yet: not printed
+        usleep(200_000)
+        follower.signal(SIGTERM)
+        XCTAssertEqual(follower.wait(), 0)
+        XCTAssertEqual(follower.stdoutLines, expected)
+    }
+
+    func testFollowerMultiplexesTwoSimulatedLogsThroughRotation() throws {
+        let folder = Fixture.directory()
+        let a = folder + "/a.log", b = folder + "/b.log"
+        let follower = LiveProcess(["follow", "--label", a, b])
+        XCTAssertTrue(follower.waitForStderr("\(b): does not exist yet"))
+        let count = 2500
+        let servers = [(a, UInt64(5)), (b, UInt64(6))].map { path, seed in
+            LiveProcess(["simulate", path, "--rate", "2500/s", "--lines", "\(count)", "--rotate-every", "32K",
+                         "--keep", "50", "--seed", "\(seed)"])
+        }
+        // Keep reading the follower meanwhile: a reader that stops reading stops the follower (backpressure).
+        XCTAssertTrue(LiveFixture.waitUntil(timeout: 20) { _ = follower.stdout; return servers.allSatisfy(\.hasExited) })
+        for server in servers { XCTAssertEqual(server.wait(timeout: 1), 0) }
+        XCTAssertTrue(follower.waitForLines(2 * count, timeout: 10))
+        usleep(100_000)
+        follower.signal(SIGINT)
+        XCTAssertEqual(follower.wait(), 0)
+        let lines = follower.stdoutLines
+        XCTAssertEqual(lines.count, 2 * count)
+        for (path, seed) in [(a, UInt64(5)), (b, UInt64(6))] {
+            let generated = LiveFixture.lines(String(decoding: Fixture.log(size: count * 160, seed: seed), as: UTF8.self))
+            let mine = lines.filter { $0.hasPrefix(path + ": ") }.map { String($0.dropFirst(path.count + 2)) }
+            XCTAssertEqual(mine, Array(generated.prefix(count)), "\(path): every line once, in order")
+        }
+        XCTAssertTrue(follower.stderr.contains("has been replaced"), "the logs were rotated: \(follower.stderr)")
+        let rotated = (1...50).filter { access("\(a).\($0)", F_OK) == 0 }.count
+        XCTAssertGreaterThan(rotated, 3)
+    }
+
+    func testSimulateRotatesByCopyAndTruncate() throws {
+        let folder = Fixture.directory()
+        let path = folder + "/ct.log"
+        let server = LiveProcess(["simulate", path, "--rate", "100000", "--lines", "3000", "--rotate-every", "64K",
+                                  "--copytruncate", "--keep", "100", "--seed", "7"])
+        XCTAssertEqual(server.wait(timeout: 20), 0)
+        var all = ""
+        for index in stride(from: 100, through: 1, by: -1) where access("\(path).\(index)", F_OK) == 0 {
+            all += String(decoding: Fixture.read("\(path).\(index)"), as: UTF8.self)
+        }
+        all += String(decoding: Fixture.read(path), as: UTF8.self)
+        XCTAssertEqual(LiveFixture.lines(all).count, 3000)
+        XCTAssertEqual(all, String(decoding: Fixture.log(size: 3000 * 160, seed: 7), as: UTF8.self).split(separator: "\n").prefix(3000).map { $0 + "\n" }.joined())
+    }
+
+    func testLatencyAndIdleCPU() throws {
+        let samples = Int(ProcessInfoLike.environment("SLUICE_LATENCY_SAMPLES") ?? "") ?? 100
+        var report = [String]()
+        for mode in ["inotify", "polling"] {
+            let folder = Fixture.directory()
+            let path = folder + "/latency.log"
+            LiveFixture.append("", to: path)
+            let follower = LiveProcess(["follow", path] + (mode == "polling" ? ["--poll"] : []), pipe: true)
+            XCTAssertTrue(follower.waitUntilOpen(path))
+            usleep(100_000)
+            var latencies = [Double]()
+            let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            defer { close(fd) }
+            for index in 0..<(mode == "polling" ? min(samples, 15) : samples) {
+                let line = Array("latency probe \(index)\n".utf8)
+                let before = monotonicNanoseconds()
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                guard follower.waitForLinesPromptly(index + 1, timeout: 2) else {
+                    XCTFail("line \(index) was not printed within 2 s (\(mode))")
+                    break
+                }
+                latencies.append(Double(monotonicNanoseconds() - before) / 1e6)
+                usleep(useconds_t(2_000 + (index * 7919) % 15_000))  // irregular gaps, as real traffic has
+            }
+            latencies.sort()
+            let p50 = latencies[latencies.count / 2]
+            let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+            // Idle: nothing is written for a while (2 s with inotify, 1 s polling).
+            let ticks = sysconf(Int32(_SC_CLK_TCK))
+            let idleStart = follower.cpuTicks
+            let idleSeconds = mode == "polling" ? 1.0 : 2.0
+            usleep(useconds_t(idleSeconds * 1e6))
+            let idleCPU = Double(follower.cpuTicks - idleStart) / Double(ticks) / idleSeconds * 100
+            follower.signal(SIGTERM)
+            XCTAssertEqual(follower.wait(), 0)
+            report.append(String(format3: mode, latencies.count, p50, p99, idleCPU))
+            XCTAssertLessThan(p99, 250, "\(mode): write→print p99 must stay under 250 ms")
+            XCTAssertLessThan(idleCPU, mode == "polling" ? 5 : 2, "\(mode): an idle follower must not spin")
+        }
+        print(report.joined(separator: "\n"))
+    }
+}
+
+extension String {
+    init(format2 value: Int) { self = value < 10 ? "0\(value)" : "\(value)" }
+
+    init(format3 mode: String, _ count: Int, _ p50: Double, _ p99: Double, _ idle: Double) {
+        func fixed(_ value: Double) -> String {
+            let scaled = Int((value * 100).rounded())
+            return "\(scaled / 100).\(String(format2: scaled % 100))"
+        }
+        self = "follow latency (\(mode)): \(count) lines, p50 \(fixed(p50)) ms, p99 \(fixed(p99)) ms; idle CPU \(fixed(idle)) %"
+    }
+}
+
+/// Environment lookup without Foundation.
+enum ProcessInfoLike {
+    static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+}

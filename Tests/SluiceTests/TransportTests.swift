@@ -1,0 +1,367 @@
+import Synchronization
+import XCTest
+@testable import Sluice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The record transport in-process on 127.0.0.1: the wire format, several senders at once, hostile peers
+/// (malformed, oversized, truncated frames, wrong versions, silence), acknowledgement counts when a receiver
+/// vanishes, resending after reconnecting, shutdown without leaks, and the TCP and UDP async sources.
+final class TransportTests: XCTestCase {
+    static let loopback = try! SocketAddress(parsing: "127.0.0.1:0")
+
+    static func records(_ sender: Int, _ count: Int) -> [LogRecord] {
+        (0..<count).map { index in
+            let line = Array("10.0.0.\(sender) - s\(sender) [24/Feb/2008:00:08:59 -0600] \"GET /\(index) HTTP/1.1\" 200 \(index)".utf8)
+            return LogRecord(line: line, fields: [0..<8, 9..<10])
+        }
+    }
+
+    /// Collects a receiver's events until `done` says so.
+    final class Events: @unchecked Sendable {
+        let collector: Collector<ReceiveEvent>
+        init(_ receiver: RecordReceiver) { collector = Collector(receiver.makeAsyncIterator()) }
+        var records: [LogRecord] { collector.values.flatMap { if case .batch(let batch) = $0 { return batch.records } else { return [] } } }
+        var disconnections: [(ConnectionInfo, Int, SluiceError?)] {
+            collector.values.compactMap { if case .disconnected(let info, let count, let error) = $0 { return (info, count, error) } else { return nil } }
+        }
+    }
+
+    func testWireFormatRoundTrip() throws {
+        let schema = RecordSchema(names: ["host", "status", ""], numeric: [false, true, false])
+        let frame = Wire.schemaFrame(schema)
+        XCTAssertEqual(Array(frame[0..<5]), [0, 0, 0, UInt8(frame.count - 4), 1])
+        XCTAssertEqual(try Wire.decodeSchema(frame[5...], peer: "test"), schema)
+        var builder = RecordsFrameBuilder(capacity: 1024)
+        let records = TransportTests.records(1, 3) + [LogRecord(line: [])]
+        for record in records { builder.append(record) }
+        let bytes = builder.finish()
+        XCTAssertEqual(Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3]), bytes.count - 4)
+        XCTAssertEqual(try Wire.decodeRecords(bytes[5...], peer: "test"), records)
+        XCTAssertTrue(builder.isEmpty)
+        // Every truncation of a valid frame is rejected, never read past its end.
+        for cut in 5..<bytes.count - 1 {
+            XCTAssertThrowsError(try Wire.decodeRecords(bytes[5..<cut], peer: "test")) {
+                XCTAssertEqual(($0 as? SluiceError)?.code, .protocolViolation)
+            }
+        }
+    }
+
+    func testJSONRendersNamedFieldsWithNumbersAndEscapes() throws {
+        let filter = try LineFilter(format: .common)
+        let evaluator = filter.makeEvaluator()
+        let record = try XCTUnwrap(evaluator.record(Array("1.2.3.4 - \"q\" [24/Feb/2008:00:08:59 -0600] \"GET /a\\b HTTP/1.1\" 404 -".utf8)))
+        XCTAssertEqual(String(decoding: record.json(filter.schema), as: UTF8.self),
+                       #"{"host":"1.2.3.4","ident":"-","user":"\"q\"","datetime":"24/Feb/2008:00:08:59 -0600","method":"GET","request":"/a\\b","proto":"HTTP/1.1","status":404,"bytes":0}"# + "\n")
+        XCTAssertNil(evaluator.record(Array("not a log line".utf8)))
+        XCTAssertEqual(evaluator.malformedCount, 1)
+    }
+
+    func testLineFilterAgreesWithTheEngine() throws {
+        let log = Fixture.log(size: 200_000, format: .combined, seed: 9, hostile: true)
+        let path = Fixture.write(log, to: Fixture.directory() + "/log")
+        let lines = log.split(separator: 10, omittingEmptySubsequences: false).dropLast().map(Array.init)
+        for (grep, conditions) in [(nil, ["status=404"]), ("GET", ["bytes>5000"]), (nil, ["request~^/ply", "status!=200"])] {
+            let evaluator = try LineFilter(format: .auto, grep: grep, conditions: conditions).makeEvaluator()
+            let query = Query(format: .auto, prefilter: grep, conditions: conditions, operation: .count(by: nil))
+            let engine = try Fixture.run(query, [path]).report.selected
+            XCTAssertEqual(Int64(lines.filter { evaluator.accepts($0) }.count), engine, "grep \(grep ?? "-") where \(conditions)")
+            XCTAssertEqual(Int64(lines.compactMap { evaluator.record($0) }.count), engine)
+        }
+        let evaluator = try LineFilter(grep: "\\.jpg").makeEvaluator()
+        let engine = try Fixture.run(Query(operation: .grep("\\.jpg", countOnly: true)), [path]).report.selected
+        XCTAssertEqual(Int64(lines.filter { evaluator.accepts($0) }.count), engine)
+    }
+
+    func testSeveralSendersAtOnceArriveCompleteAndInOrder() async throws {
+        let receiver = try RecordReceiver(listeningOn: TransportTests.loopback)
+        let events = Events(receiver)
+        let schema = RecordSchema(names: ["host", "status"], numeric: [false, true])
+        let reports = try await withThrowingTaskGroup(of: SendReport.self) { group in
+            for sender in 1...3 {
+                group.addTask {
+                    var options = SenderOptions()
+                    options.frameRecords = 100
+                    let records = TransportTests.records(sender, 3000)
+                    let batches = AsyncQueueSource2(batches: stride(from: 0, to: 3000, by: 250).map { Array(records[$0..<$0 + 250]) })
+                    return try await RecordSender(to: receiver.address, schema: schema, options: options).send(batches: batches)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(reports.map(\.acknowledged), [3000, 3000, 3000])
+        let complete = await events.collector.wait(for: 3 * 30 + 6)
+        XCTAssertTrue(complete || events.records.count == 9000)
+        for sender in 1...3 {
+            let mine = events.records.filter { $0.line.starts(with: Array("10.0.0.\(sender) ".utf8)) }
+            XCTAssertEqual(mine, TransportTests.records(sender, 3000), "sender \(sender)")
+        }
+        receiver.close()
+        await events.collector.stop()
+    }
+
+    /// A raw TCP client speaking (or breaking) the protocol by hand.
+    func rawExchange(_ address: SocketAddress, _ bytes: [UInt8], halfClose: Bool = true) async throws -> [UInt8] {
+        let connection = try await TCPConnection.connect(to: address)
+        defer { connection.close() }
+        try await connection.write(bytes)
+        if halfClose { connection.shutdownWriting() }
+        var reply = [UInt8]()
+        while let more = try await connection.read() { reply += more }
+        return reply  // a reset would throw: the receiver must close gently enough for its ERROR frame to arrive
+    }
+
+    func testMalformedOversizedAndTruncatedFramesCloseOnlyThatConnection() async throws {
+        var options = ReceiverOptions()
+        options.maxFrame = 64 << 10
+        let receiver = try RecordReceiver(listeningOn: TransportTests.loopback, options: options)
+        let events = Events(receiver)
+        let schema = Wire.schemaFrame(RecordSchema(names: ["a"], numeric: [false]))
+        var badSpan = [UInt8]()
+        badSpan.appendBig(UInt32(1)); badSpan.appendBig(UInt32(3)); badSpan += [65, 66, 67]
+        badSpan.appendBig(UInt16(1)); badSpan.appendBig(UInt32(2)); badSpan.appendBig(UInt32(9))
+        var lyingCount = [UInt8]()
+        lyingCount.appendBig(UInt32(1_000_000_000)); lyingCount += [0, 0, 0, 0, 0, 0]
+        var oversized = [UInt8]()
+        oversized.appendBig(UInt32(1 << 30)); oversized.append(2)
+        let hello = Wire.senderHello()
+        let cases: [(String, [UInt8])] = [
+            ("bad greeting", Array("GET / HTTP/1.0\r\n\r\n".utf8)),
+            ("unsupported protocol version 7", Wire.senderHello(version: 7)),
+            ("exceeds the limit", hello + oversized),
+            ("records before a schema", hello + Wire.frame(.records, badSpan)),
+            ("outside a line", hello + schema + Wire.frame(.records, badSpan)),
+            ("claims 1000000000 records", hello + schema + Wire.frame(.records, lyingCount)),
+            ("unknown frame type 0x7f", hello + [0, 0, 0, 1, 0x7f]),
+            ("empty frame", hello + [0, 0, 0, 0]),
+            ("END announces 5 records but 0 arrived", hello + schema + Wire.countFrame(.end, 5)),
+            ("in the middle of a frame", hello + Array(Wire.frame(.records, badSpan).prefix(9))),
+        ]
+        // A well-behaved sender keeps going while the hostile connections come and go.
+        let good = Task {
+            var senderOptions = SenderOptions()
+            senderOptions.frameRecords = 50
+            let records = TransportTests.records(9, 2000)
+            let batches = AsyncQueueSource2(batches: stride(from: 0, to: 2000, by: 100).map { Array(records[$0..<$0 + 100]) }, pause: 2_000_000)
+            return try await RecordSender(to: receiver.address, schema: RecordSchema(names: ["host"], numeric: [false]),
+                                          options: senderOptions).send(batches: batches)
+        }
+        for (expected, bytes) in cases {
+            let reply = try await rawExchange(receiver.address, bytes)
+            if expected != "in the middle of a frame" {
+                XCTAssertTrue(String(decoding: reply, as: UTF8.self).contains(expected), "reply to \(expected): \(reply)")
+            }
+        }
+        let report = try await good.value
+        XCTAssertEqual(report.acknowledged, 2000)
+        let settled = await LiveFixture.eventually(timeout: 5) { events.disconnections.count == cases.count + 1 }
+        XCTAssertTrue(settled)
+        let failures = events.disconnections.compactMap { $0.2 }
+        XCTAssertEqual(failures.count, cases.count)
+        for (expected, _) in cases {
+            XCTAssertTrue(failures.contains { $0.message.contains(expected) }, "no disconnection for \(expected): \(failures)")
+        }
+        XCTAssertEqual(events.records, TransportTests.records(9, 2000))
+        receiver.close()
+        await events.collector.stop()
+    }
+
+    func testSilentPeerIsDroppedAfterTheHandshakeTimeout() async throws {
+        var options = ReceiverOptions()
+        options.handshakeTimeout = 200_000_000
+        let receiver = try RecordReceiver(listeningOn: TransportTests.loopback, options: options)
+        let events = Events(receiver)
+        let started = monotonicNanoseconds()
+        let reply = try await rawExchange(receiver.address, [], halfClose: false)
+        XCTAssertEqual(reply, [])
+        XCTAssertLessThan(monotonicNanoseconds() - started, 3_000_000_000)
+        let dropped = await LiveFixture.eventually(timeout: 3) { events.disconnections.count == 1 }
+        XCTAssertTrue(dropped)
+        XCTAssertEqual(events.disconnections.first?.2?.message.contains("timed out"), true)
+        receiver.close()
+        await events.collector.stop()
+    }
+
+    func testSenderReportsTheAcknowledgedCountWhenTheReceiverVanishes() async throws {
+        // A receiver that acknowledges the first frame only, then drops the connection.
+        let listener = try TCPListener(listeningOn: TransportTests.loopback)
+        let fake = Task {
+            for try await connection in listener {
+                var stream = FrameStream(connection)
+                _ = try await stream.bytes(Wire.senderHelloSize)
+                try await connection.write(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame))
+                _ = try await stream.frame()  // schema
+                let first = try await stream.frame()
+                let count = UInt64(first.payload.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+                try await connection.write(Wire.countFrame(.ack, count))
+                _ = try await stream.frame()
+                // Half-close, so the ACK is not lost to a reset, then wait for the sender to give up.
+                connection.shutdownWriting()
+                while (try? await connection.read()) != nil {}
+                connection.close()
+                return count
+            }
+            return 0
+        }
+        var options = SenderOptions()
+        options.frameRecords = 100
+        options.window = 2
+        let sender = RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
+        let records = TransportTests.records(1, 5000)
+        do {
+            _ = try await sender.send(batches: AsyncQueueSource2(batches: [records]))
+            XCTFail("the send must fail")
+        } catch let error as SluiceError {
+            XCTAssertEqual(error.code, .connectionLost)
+            XCTAssertTrue(error.message.hasSuffix("100 of \(sender.sent) records acknowledged"), error.message)
+        }
+        let acknowledged = try await fake.value
+        XCTAssertEqual(acknowledged, 100)
+        XCTAssertEqual(sender.acknowledged, 100)
+        listener.close()
+    }
+
+    func testRetryResendsEverythingUnacknowledgedOnANewConnection() async throws {
+        // The first connection acknowledges one frame and dies; the second is served properly.
+        let listener = try TCPListener(listeningOn: TransportTests.loopback)
+        let received = Mutex<[[LogRecord]]>([])
+        let fake = Task {
+            var connections = 0
+            for try await connection in listener {
+                connections += 1
+                var stream = FrameStream(connection)
+                _ = try await stream.bytes(Wire.senderHelloSize)
+                try await connection.write(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame))
+                var mine = [LogRecord]()
+                frames: while true {
+                    let frame = try await stream.frame()
+                    switch Wire.FrameType(rawValue: frame.type) {
+                    case .records:
+                        mine += try Wire.decodeRecords(frame.payload[...], peer: "fake")
+                        try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
+                        if connections == 1 { break frames }
+                    case .end:
+                        try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
+                        break frames
+                    default: continue
+                    }
+                }
+                received.withLock { $0.append(mine) }
+                connection.shutdownWriting()
+                while (try? await connection.read()) != nil {}
+                connection.close()
+                if connections == 2 { return connections }
+            }
+            return connections
+        }
+        var options = SenderOptions(retry: true)
+        options.frameRecords = 100
+        options.window = 3
+        options.retryDelay = 10_000_000
+        let events = Mutex<[String]>([])
+        options.onEvent = { event in events.withLock { $0.append("\(event)") } }
+        let records = TransportTests.records(2, 3000)
+        let report = try await RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
+            .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: 3000, by: 500).map { Array(records[$0..<$0 + 500]) }))
+        let connections = try await fake.value
+        XCTAssertEqual(connections, 2)
+        XCTAssertEqual(report.records, 3000)
+        XCTAssertEqual(report.acknowledged, 3000)
+        XCTAssertEqual(report.connections, 2)
+        let parts = received.withLock { $0 }
+        XCTAssertEqual(parts.count, 2)
+        XCTAssertEqual(parts[0], Array(records.prefix(100)))
+        XCTAssertEqual(parts[1], Array(records.dropFirst(100)), "the second connection starts at the first unacknowledged record")
+        XCTAssertTrue(events.withLock { $0.contains { $0.hasPrefix("reconnecting") } })
+        listener.close()
+    }
+
+    func testShutdownTokenAndCloseEndTheReceiverAndReleaseDescriptors() async throws {
+        await LiveFixture.warmUp()
+        let before = LiveFixture.openDescriptorCount()
+        for useToken in [true, false] {
+            let token = ShutdownToken()
+            let receiver = try RecordReceiver(listeningOn: TransportTests.loopback, options: ReceiverOptions(shutdown: useToken ? token : nil))
+            let events = Events(receiver)
+            let idle = try await TCPConnection.connect(to: receiver.address)  // a sender that never speaks
+            let report = try await RecordSender(to: receiver.address, schema: RecordSchema(names: [], numeric: []))
+                .send(batches: AsyncQueueSource2(batches: [TransportTests.records(1, 10)]))
+            XCTAssertEqual(report.acknowledged, 10)
+            if useToken { token.trigger() } else { receiver.close() }
+            let ended = await events.collector.waitFinished(timeout: 2)
+            XCTAssertTrue(ended)
+            idle.close()
+        }
+        let released = await LiveFixture.eventually(timeout: 3) { LiveFixture.openDescriptorCount() == before }
+        XCTAssertTrue(released, "left open: \(LiveFixture.openDescriptors())")
+    }
+
+    func testTCPConnectionsAndUDPMessagesAreAsyncSources() async throws {
+        let listener = try TCPListener(listeningOn: TransportTests.loopback)
+        let server = Task { () -> [String] in
+            var lines = [String]()
+            for try await connection in listener {
+                for try await line in connection.lines() { lines.append(String(decoding: line, as: UTF8.self)) }
+                connection.close()
+                break
+            }
+            return lines
+        }
+        let client = try await TCPConnection.connect(to: listener.address)
+        try await client.write(Array("first\nsecond\nlast without newline".utf8))
+        client.close()
+        let lines = try await server.value
+        XCTAssertEqual(lines, ["first", "second", "last without newline"])
+        listener.close()
+
+        let messages = try UDPMessages(listeningOn: TransportTests.loopback)
+        let datagrams = Collector(messages.makeAsyncIterator())
+        for text in ["one", "two", "three"] { try UDPMessages.send(Array(text.utf8), to: messages.address) }
+        let arrived = await datagrams.wait(for: 3)
+        XCTAssertTrue(arrived)
+        XCTAssertEqual(datagrams.values.map { String(decoding: $0.bytes, as: UTF8.self) }, ["one", "two", "three"])
+        XCTAssertTrue(datagrams.values.allSatisfy { $0.peer.hasPrefix("127.0.0.1:") })
+        messages.close()
+        let ended = await datagrams.waitFinished(timeout: 2)
+        XCTAssertTrue(ended)
+    }
+}
+
+/// Fixed groups of records as an async source, optionally pausing between groups.
+struct AsyncQueueSource2: AsyncSequence, Sendable {
+    let batches: [[LogRecord]]
+    var pause: UInt64 = 0
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var rest: ArraySlice<[LogRecord]>
+        let pause: UInt64
+        mutating func next() async throws -> [LogRecord]? {
+            if pause > 0, !rest.isEmpty { try await Task.sleep(nanoseconds: pause) }
+            return rest.popFirst()
+        }
+    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: batches[...], pause: pause) }
+}
+
+/// Reads exact byte counts and whole frames from a `TCPConnection`, for hand-written fake peers.
+struct FrameStream {
+    let connection: TCPConnection
+    var buffer = [UInt8]()
+    init(_ connection: TCPConnection) { self.connection = connection }
+
+    mutating func bytes(_ count: Int) async throws -> [UInt8] {
+        while buffer.count < count {
+            guard let more = try await connection.read() else { throw SluiceError(.connectionLost, path: "fake", "closed") }
+            buffer += more
+        }
+        defer { buffer.removeFirst(count) }
+        return Array(buffer.prefix(count))
+    }
+
+    mutating func frame() async throws -> (type: UInt8, payload: [UInt8]) {
+        let header = try await bytes(4)
+        let length = Int(header.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        let body = try await bytes(length)
+        return (body[0], Array(body.dropFirst()))
+    }
+}

@@ -10,8 +10,9 @@ final class AggregateState {
         case count
         case table(FieldRef)
         case extreme(FieldRef, with: FieldRef?, isMax: Bool)
-        /// The facade's accumulator (`Query.custom`); `total` counts the records it accepted.
-        case custom(CustomAggregate)
+        /// The facade's accumulator (`Query.custom`, held in `sink`); `total` counts the records it accepted.
+        /// It carries no payload, so the per-line switch over `Kind` copies a trivial value.
+        case custom
         case none
     }
 
@@ -22,9 +23,9 @@ final class AggregateState {
     let best: Extreme?
     let sink: RecordSink?
 
-    init(_ kind: Kind) {
+    init(_ kind: Kind, custom: CustomAggregate? = nil) {
         self.kind = kind
-        if case .custom(let aggregate) = kind { sink = aggregate.makeSink() } else { sink = nil }
+        sink = custom?.makeSink()
         switch kind {
         case .table: table = ByteTable(); best = nil
         case .extreme(_, _, let isMax): table = nil; best = Extreme(isMax: isMax)

@@ -368,7 +368,7 @@ public final class Engine {
     private func mergedAnswer() -> (Answer, Bool) {
         let merged = processors[0].state
         for processor in processors.dropFirst() { merged.merge(processor.state) }
-        if case .custom(let aggregate) = plan.aggregate { aggregate.result = merged.sink }
+        if case .custom = plan.aggregate { query.custom?.result = merged.sink }
         defer { for processor in processors { processor.reset() } }
         return (answer(merged), merged.overflowed)
     }

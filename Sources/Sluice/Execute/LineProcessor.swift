@@ -53,7 +53,7 @@ final class LineProcessor {
 
     init(_ plan: Plan) {
         self.plan = plan
-        state = AggregateState(plan.aggregate)
+        state = AggregateState(plan.aggregate, custom: plan.query.custom)
         prefilter = plan.prefilter.map(Matcher.init)
         formatMatcher = plan.format.pattern.map(Matcher.init)
         conditions = ConditionEvaluator(plan.conditions, accessLog: plan.format.isAccessLog)
@@ -83,7 +83,7 @@ final class LineProcessor {
     /// Processes the lines of `base[start..<end]`, which begins at a line start and ends after a `\n` or at the
     /// end of the input.
     /// Starts a fresh aggregate, for the next run.
-    func reset() { state = AggregateState(plan.aggregate) }
+    func reset() { state = AggregateState(plan.aggregate, custom: plan.query.custom) }
 
     /// Line numbers continue from `report.lines`, so one report can cover several consecutive pieces.
     func process(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into report: inout ChunkReport) {

@@ -41,7 +41,7 @@ final class Plan: @unchecked Sendable {
             aggregate = .sum(field)
         case .count(let by):
             output = .aggregate
-            aggregate = try by.map { .table(try format.field($0)) } ?? query.custom.map { .custom($0) } ?? .count
+            aggregate = try by.map { .table(try format.field($0)) } ?? (query.custom == nil ? .count : .custom)
         case .distinct(let name, _), .top(let name, _):
             output = .aggregate
             aggregate = .table(try format.field(name))

@@ -33,19 +33,15 @@ final class LineProcessor {
     /// Per-worker buffers for whole-file reads and decoding, reused from file to file.
     let readScratch = ByteBuffer(capacity: 1 << 16)
     var decodeScratch = ByteBuffer(capacity: 1 << 16)
-    private let record = Record()
+    private let parser: RecordParser
+    private let record: Record
     private let prefilter: Matcher?
     private let grep: Matcher?
-    private let formatMatcher: Matcher?
     private let conditions: ConditionEvaluator
     private let accessLog: Bool
     private let wantCombined: Bool
     private let requireCombined: Bool
-    private let isFields: Bool
-    /// False when the facade's custom aggregate reads the whole line itself, so `.fields` need not split it.
-    private let splitsFields: Bool
     private let selectFields: [FieldRef]
-    private let regexGroups: Int
     /// End of the chunk being processed: the scanner may look ahead to it, never past it.
     private var chunkEnd = 0
     /// `"name":` for each selected field when select writes JSON lines.
@@ -54,17 +50,14 @@ final class LineProcessor {
     init(_ plan: Plan) {
         self.plan = plan
         state = AggregateState(plan.aggregate, custom: plan.query.custom)
+        // The facade's custom aggregate may read whole lines itself, so `.fields` need not split them.
+        parser = RecordParser(plan.format, splitsFields: plan.query.custom?.splitsFields ?? true)
+        record = parser.record
         prefilter = plan.prefilter.map(Matcher.init)
-        formatMatcher = plan.format.pattern.map(Matcher.init)
         conditions = ConditionEvaluator(plan.conditions, accessLog: plan.format.isAccessLog)
-        accessLog = plan.format.isAccessLog
-        switch plan.format.format {
-        case .combined: wantCombined = true; requireCombined = true
-        case .auto: wantCombined = true; requireCombined = false
-        default: wantCombined = false; requireCombined = false
-        }
-        if case .fields = plan.format.format { isFields = true } else { isFields = false }
-        splitsFields = plan.query.custom?.splitsFields ?? true
+        accessLog = parser.accessLog
+        wantCombined = parser.wantCombined
+        requireCombined = parser.requireCombined
         switch plan.output {
         case .grepLines(let pattern), .grepCount(let pattern): grep = Matcher(pattern)
         default: grep = nil
@@ -76,16 +69,13 @@ final class LineProcessor {
             selectFields = []
             selectJSONKeys = nil
         }
-        regexGroups = plan.format.pattern?.captureCount ?? 0
-        record.ensureCapacity(regexGroups)
     }
 
-    /// Processes the lines of `base[start..<end]`, which begins at a line start and ends after a `\n` or at the
-    /// end of the input.
     /// Starts a fresh aggregate, for the next run.
     func reset() { state = AggregateState(plan.aggregate, custom: plan.query.custom) }
 
-    /// Line numbers continue from `report.lines`, so one report can cover several consecutive pieces.
+    /// Processes the lines of `base[start..<end]`, which begins at a line start and ends after a `\n` or at the
+    /// end of the input. Line numbers continue from `report.lines`, so one report can cover several consecutive pieces.
     func process(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into report: inout ChunkReport) {
         record.base = base
         chunkEnd = end
@@ -228,38 +218,16 @@ final class LineProcessor {
     @inline(__always)
     private func parse(_ base: UnsafePointer<UInt8>, _ lineStart: Int, _ lineEnd: Int, _ line: Int,
                        _ report: inout ChunkReport) -> Bool {
-        record.lineStart = lineStart
-        record.lineEnd = lineEnd
-        if accessLog {
-            var cursor = SpaceCursor(base, limit: chunkEnd)
-            if AccessLogScanner.scan(base, lineStart, chunkEnd, into: record, cursor: &cursor,
-                                     wantCombined: wantCombined, requireCombined: requireCombined) { return true }
-        } else if isFields {
-            if splitsFields { FieldSplitter.split(base, lineStart, lineEnd, into: record) } else { record.fieldCount = 0 }
+        switch parser.parse(base, lineStart, lineEnd, limit: chunkEnd) {
+        case .record:
             return true
-        } else if let formatMatcher {
-            switch formatMatcher.search(base + lineStart, length: lineEnd - lineStart) {
-            case .match:
-                let vector = formatMatcher.ovector
-                let groups = regexGroups
-                for group in 0..<groups {
-                    let groupStart = vector[2 * (group + 1)], groupEnd = vector[2 * (group + 1) + 1]
-                    if groupStart == Int(bitPattern: UInt(bitPattern: -1)) || groupStart > groupEnd {
-                        record.set(group, lineEnd, lineEnd)
-                    } else {
-                        record.set(group, lineStart + groupStart, lineStart + groupEnd)
-                    }
-                }
-                record.fieldCount = groups
-                return true
-            case .noMatch: break
-            case .failed(let message):
-                if report.failure == nil { report.failure = message; report.failureLine = line }
-                return false
-            }
+        case .malformed:
+            report.noteMalformed(line)
+            return false
+        case .failed(let message):
+            if report.failure == nil { report.failure = message; report.failureLine = line }
+            return false
         }
-        report.noteMalformed(line)
-        return false
     }
 
     /// Applies the conditions to the parsed record, noting a regex failure.

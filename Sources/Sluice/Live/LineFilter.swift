@@ -141,15 +141,10 @@ public struct LineFilter: @unchecked Sendable {
 public final class LineEvaluator {
     /// The filter this evaluator applies.
     public let filter: LineFilter
-    private let record = Record()
+    private let parser: RecordParser
+    private let record: Record
     private let prefilter: Matcher?
-    private let formatMatcher: Matcher?
     private let conditions: ConditionEvaluator
-    private let accessLog: Bool
-    private let wantCombined: Bool
-    private let requireCombined: Bool
-    private let isFields: Bool
-    private let groups: Int
     /// Lines that had to be parsed and were not records of the format.
     public private(set) var malformedCount = 0
     /// PCRE2's message the last time a pattern gave up on a line (match or depth limit); that line is rejected.
@@ -157,18 +152,10 @@ public final class LineEvaluator {
 
     init(_ filter: LineFilter) {
         self.filter = filter
+        parser = RecordParser(filter.format)
+        record = parser.record
         prefilter = filter.prefilter.map(Matcher.init)
-        formatMatcher = filter.format.pattern.map(Matcher.init)
         conditions = ConditionEvaluator(filter.conditions, accessLog: filter.format.isAccessLog)
-        accessLog = filter.format.isAccessLog
-        switch filter.format.format {
-        case .combined: wantCombined = true; requireCombined = true
-        case .auto: wantCombined = true; requireCombined = false
-        default: wantCombined = false; requireCombined = false
-        }
-        if case .fields = filter.format.format { isFields = true } else { isFields = false }
-        groups = filter.format.pattern?.captureCount ?? 0
-        record.ensureCapacity(Swift.max(groups, 11))
     }
 
     /// True when `line` (without its newline) passes the prefilter and, if there are conditions, parses and
@@ -229,40 +216,18 @@ public final class LineEvaluator {
         return false
     }
 
-    /// Parses `base[0..<count]` into `record`, as `LineProcessor` does for a line of a chunk.
+    /// Parses `base[0..<count]` into `record`, as the engine's workers do; counts a malformed line.
     private func parse(_ base: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-        record.base = base
-        record.lineStart = 0
-        record.lineEnd = count
-        record.fieldCount = 0
-        if accessLog {
-            var cursor = SpaceCursor(base, limit: count)
-            if AccessLogScanner.scan(base, 0, count, into: record, cursor: &cursor,
-                                     wantCombined: wantCombined, requireCombined: requireCombined) { return true }
-        } else if isFields {
-            FieldSplitter.split(base, 0, count, into: record)
+        switch parser.parse(base, 0, count, limit: count) {
+        case .record:
             return true
-        } else if let formatMatcher {
-            switch formatMatcher.search(base, length: count) {
-            case .match:
-                let vector = formatMatcher.ovector
-                for group in 0..<groups {
-                    let start = vector[2 * (group + 1)], end = vector[2 * (group + 1) + 1]
-                    if start == Int(bitPattern: UInt(bitPattern: -1)) || start > end {
-                        record.set(group, count, count)
-                    } else {
-                        record.set(group, start, end)
-                    }
-                }
-                record.fieldCount = groups
-                return true
-            case .noMatch: break
-            case .failed(let message):
-                lastFailure = message
-                return false
-            }
+        case .malformed:
+            malformedCount += 1
+            return false
+        case .failed(let message):
+            lastFailure = message
+            return false
         }
-        malformedCount += 1
-        return false
     }
+
 }

@@ -1,0 +1,75 @@
+/// Turns one line into a `Record` as its format says: the access-log scanner for common, combined and auto,
+/// awk-style splitting for fields, or a regex's named groups. One parser per worker or task: it owns the record
+/// and the format's matcher. The engine's workers and the live filters both parse through it.
+final class RecordParser {
+    /// What `parse` made of a line.
+    enum Outcome {
+        case record
+        case malformed
+        /// PCRE2 gave up on the format's regex (match or depth limit).
+        case failed(String)
+    }
+
+    /// The parsed line; its spans are valid until the next `parse`.
+    let record = Record()
+    let accessLog: Bool
+    let wantCombined: Bool
+    let requireCombined: Bool
+    private let isFields: Bool
+    private let splitsFields: Bool
+    private let formatMatcher: Matcher?
+    private let groups: Int
+
+    /// With `splitsFields` false, the fields format leaves the line unsplit (for consumers that read it whole).
+    init(_ format: CompiledFormat, splitsFields: Bool = true) {
+        accessLog = format.isAccessLog
+        switch format.format {
+        case .combined: wantCombined = true; requireCombined = true
+        case .auto: wantCombined = true; requireCombined = false
+        default: wantCombined = false; requireCombined = false
+        }
+        if case .fields = format.format { isFields = true } else { isFields = false }
+        self.splitsFields = splitsFields
+        formatMatcher = format.pattern.map(Matcher.init)
+        groups = format.pattern?.captureCount ?? 0
+        record.ensureCapacity(Swift.max(groups, 11))
+    }
+
+    /// Parses `base[lineStart..<lineEnd]`. The access-log scanner may read ahead up to `limit` (at least
+    /// `lineEnd`, and never past the readable bytes), which lets it work 64 bytes at a time.
+    @inline(__always)
+    func parse(_ base: UnsafePointer<UInt8>, _ lineStart: Int, _ lineEnd: Int, limit: Int) -> Outcome {
+        record.base = base
+        record.lineStart = lineStart
+        record.lineEnd = lineEnd
+        if accessLog {
+            var cursor = SpaceCursor(base, limit: limit)
+            return AccessLogScanner.scan(base, lineStart, limit, into: record, cursor: &cursor,
+                                         wantCombined: wantCombined, requireCombined: requireCombined)
+                ? .record : .malformed
+        }
+        if isFields {
+            if splitsFields { FieldSplitter.split(base, lineStart, lineEnd, into: record) } else { record.fieldCount = 0 }
+            return .record
+        }
+        guard let formatMatcher else { return .malformed }
+        switch formatMatcher.search(base + lineStart, length: lineEnd - lineStart) {
+        case .match:
+            let vector = formatMatcher.ovector
+            for group in 0..<groups {
+                let groupStart = vector[2 * (group + 1)], groupEnd = vector[2 * (group + 1) + 1]
+                if groupStart == Int(bitPattern: UInt(bitPattern: -1)) || groupStart > groupEnd {
+                    record.set(group, lineEnd, lineEnd)  // an unset group reads as empty
+                } else {
+                    record.set(group, lineStart + groupStart, lineStart + groupEnd)
+                }
+            }
+            record.fieldCount = groups
+            return .record
+        case .noMatch:
+            return .malformed
+        case .failed(let message):
+            return .failed(message)
+        }
+    }
+}

@@ -36,7 +36,7 @@ final class ByteTable {
         while true {
             let slot = slots[index]
             if slot.hash == 0 { break }
-            if slot.hash == hash && slot.length == length && memcmp(arena.base + slot.offset, key, length) == 0 {
+            if slot.hash == hash && slot.length == length && ByteTable.equal(arena.base + slot.offset, key, length) {
                 slots[index].value &+= delta
                 return
             }
@@ -86,22 +86,59 @@ final class ByteTable {
         return entries
     }
 
-    /// The `k` entries with the highest counts, ties broken by key ascending (bytewise).
+    /// The `k` entries with the highest counts, ties broken by key ascending (bytewise). For a small `k` the
+    /// best entries are kept in a sorted list while the table is scanned once, so most entries cost one compare.
     func top(_ k: Int) -> [(key: [UInt8], count: Int64)] {
-        var order = [(slot: Int, value: Int64)]()
-        order.reserveCapacity(count)
-        for index in 0...mask where slots[index].hash != 0 { order.append((index, slots[index].value)) }
-        let keyLess = { (a: Int, b: Int) -> Bool in
-            let sa = self.slots[a], sb = self.slots[b]
-            let common = min(sa.length, sb.length)
-            let order = memcmp(self.arena.base + sa.offset, self.arena.base + sb.offset, common)
-            return order != 0 ? order < 0 : sa.length < sb.length
+        guard k > 0 else { return [] }
+        /// True when slot `a` ranks before slot `b`.
+        func before(_ a: Int, _ b: Int) -> Bool {
+            let sa = slots[a], sb = slots[b]
+            if sa.value != sb.value { return sa.value > sb.value }
+            let order = Extreme.compare(arena.base + sa.offset, sa.length, arena.base + sb.offset, sb.length)
+            return order < 0
         }
-        order.sort { $0.value != $1.value ? $0.value > $1.value : keyLess($0.slot, $1.slot) }
-        return order.prefix(max(k, 0)).map { entry in
-            let slot = slots[entry.slot]
+        var best = [Int]()
+        if k >= count || k > 4096 {
+            best.reserveCapacity(count)
+            for index in 0...mask where slots[index].hash != 0 { best.append(index) }
+            best.sort(by: before)
+            if best.count > k { best.removeSubrange(k...) }
+        } else {
+            best.reserveCapacity(k + 1)
+            for index in 0...mask where slots[index].hash != 0 {
+                if best.count == k && !before(index, best[k - 1]) { continue }
+                var low = 0, high = best.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if before(best[middle], index) { low = middle + 1 } else { high = middle }
+                }
+                best.insert(index, at: low)
+                if best.count > k { best.removeLast() }
+            }
+        }
+        return best.map { index in
+            let slot = slots[index]
             return (Array(UnsafeBufferPointer(start: arena.base + slot.offset, count: slot.length)), slot.value)
         }
+    }
+
+    /// True when the two byte strings of `length` bytes are equal; 8 bytes at a time, since keys are short
+    /// and a call to memcmp would cost more than the comparison.
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+        var index = 0
+        while index &+ 8 <= length {
+            if rawA.loadUnaligned(fromByteOffset: index, as: UInt64.self) != rawB.loadUnaligned(fromByteOffset: index, as: UInt64.self) {
+                return false
+            }
+            index &+= 8
+        }
+        while index < length {
+            if a[index] != b[index] { return false }
+            index &+= 1
+        }
+        return true
     }
 
     /// A 64-bit hash of the bytes, reading 8 bytes at a time; never 0.

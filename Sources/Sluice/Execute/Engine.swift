@@ -219,7 +219,8 @@ public final class Engine {
             var items = [WorkItem]()
             for block in blocks { stitcher.add(block, into: &items) }
             if prefetcher.isEnded { stitcher.finish(into: &items) }
-            execute(items)
+            // The decoder thread keeps one core busy: parse on the others, so it is never preempted.
+            execute(items, maxWorkers: options.threads - 1)
             items.removeAll()
             for block in blocks { prefetcher.recycle(block) }
         }
@@ -297,10 +298,11 @@ public final class Engine {
     // MARK: Parallel execution and ordered merge
 
     /// Runs the items on all workers, each claiming the next unclaimed item, then merges their reports in order.
-    private func execute(_ items: [WorkItem]) {
+    /// `maxWorkers` leaves cores to a decoder thread that runs at the same time.
+    private func execute(_ items: [WorkItem], maxWorkers: Int = Int.max) {
         guard !items.isEmpty else { return }
         let next = Atomic<Int>(0)
-        let workers = min(processors.count, items.count)
+        let workers = min(processors.count, items.count, max(1, maxWorkers))
         let processors = self.processors
         let wantsOutput = self.wantsOutput
         let blockSize = max(options.chunkSize, 1 << 20) * 4

@@ -51,7 +51,8 @@ final class LineProcessor {
         self.plan = plan
         state = AggregateState(plan.aggregate, custom: plan.query.custom)
         // The facade's custom aggregate may read whole lines itself, so `.fields` need not split them.
-        parser = RecordParser(plan.format, splitsFields: plan.query.custom?.splitsFields ?? true)
+        parser = RecordParser(plan.format, splitsFields: plan.query.custom?.splitsFields ?? true,
+                              needsTrailer: plan.usesTrailer)
         record = parser.record
         prefilter = plan.prefilter.map(Matcher.init)
         conditions = ConditionEvaluator(plan.conditions, accessLog: plan.format.isAccessLog)

@@ -15,6 +15,10 @@ final class Plan: @unchecked Sendable {
     let output: Output
     let aggregate: AggregateState.Kind
 
+    /// True when some field after bytes (referer, agent) is read, or the facade reads records itself; the auto
+    /// format then parses ` "referer" "agent"`, which otherwise it can skip.
+    let usesTrailer: Bool
+
     init(_ query: Query) throws {
         self.query = query
         let format = try CompiledFormat(query.format)
@@ -49,5 +53,13 @@ final class Plan: @unchecked Sendable {
             output = .aggregate
             aggregate = .extreme(try format.field(name), with: try with.map { try format.field($0) }, isMax: isMax)
         }
+        var fields = conditions.map(\.field)
+        switch aggregate {
+        case .sum(let field), .table(let field): fields.append(field)
+        case .extreme(let field, let with, _): fields += [field] + (with.map { [$0] } ?? [])
+        default: break
+        }
+        if case .select(let selected, _) = output { fields += selected }
+        usesTrailer = query.custom != nil || fields.contains { $0.index >= AccessField.referer }
     }
 }

@@ -153,16 +153,19 @@ enum AccessLogScanner {
         return !require
     }
 
-    /// Index of the closing quote of a quoted string whose content starts at `start`, skipping `\"`.
+    /// Index of the closing quote of a quoted string whose content starts at `start`, skipping `\"` (a quote
+    /// preceded by an odd number of backslashes).
     @inline(__always)
     private static func quoted(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int? {
         var i = start
-        while i < end {
-            let byte = base[i]
-            if byte == quote { return i }
-            i += byte == backslash ? 2 : 1
+        while true {
+            let hit = Bytes.find(quote, base, from: i, end: end)
+            if hit >= end { return nil }
+            var backslashes = 0
+            while hit &- backslashes &- 1 >= start && base[hit &- backslashes &- 1] == backslash { backslashes &+= 1 }
+            if backslashes & 1 == 0 { return hit }
+            i = hit &+ 1
         }
-        return nil
     }
 
     /// End of the maximal run of non-space bytes starting at `i`.

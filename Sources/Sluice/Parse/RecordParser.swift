@@ -21,11 +21,12 @@ final class RecordParser {
     private let groups: Int
 
     /// With `splitsFields` false, the fields format leaves the line unsplit (for consumers that read it whole).
-    init(_ format: CompiledFormat, splitsFields: Bool = true) {
+    /// With `needsTrailer` false, the auto format does not look for referer and agent (they read as empty).
+    init(_ format: CompiledFormat, splitsFields: Bool = true, needsTrailer: Bool = true) {
         accessLog = format.isAccessLog
         switch format.format {
         case .combined: wantCombined = true; requireCombined = true
-        case .auto: wantCombined = true; requireCombined = false
+        case .auto: wantCombined = needsTrailer; requireCombined = false
         default: wantCombined = false; requireCombined = false
         }
         if case .fields = format.format { isFields = true } else { isFields = false }

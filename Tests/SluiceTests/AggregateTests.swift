@@ -1,0 +1,47 @@
+import XCTest
+@testable import Sluice
+
+/// The byte-string hash table behind count --by, distinct and top: counting, merging in any grouping, and the
+/// top-k selection against a full sort.
+final class AggregateTests: XCTestCase {
+    func keys(_ count: Int, seed: UInt64) -> [[UInt8]] {
+        var random = SplitMix(seed: seed)
+        return (0..<count).map { _ in
+            let length = Int(random.next() % 24)
+            return (0..<length).map { _ in UInt8(truncatingIfNeeded: 97 + random.next() % 4) }
+        }
+    }
+
+    func table(_ keys: [[UInt8]]) -> ByteTable {
+        let table = ByteTable(capacity: 4)
+        for key in keys { key.withUnsafeBufferPointer { table.add($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) } }
+        return table
+    }
+
+    func testCountsMatchADictionaryAndMergeInAnyGrouping() {
+        let all = keys(20_000, seed: 5)
+        var expected = [[UInt8]: Int64]()
+        for key in all { expected[key, default: 0] += 1 }
+        let whole = table(all).sortedByKey()
+        XCTAssertEqual(whole.map(\.key), expected.keys.sorted { $0.lexicographicallyPrecedes($1) })
+        XCTAssertEqual(whole.map(\.count), whole.map { expected[$0.key]! })
+        // (a + b) + c == a + (b + c), in either order.
+        let a = table(Array(all[0..<7000])), b = table(Array(all[7000..<9000])), c = table(Array(all[9000...]))
+        let left = table([]); left.merge(a); left.merge(b); left.merge(c)
+        let bc = table([]); bc.merge(c); bc.merge(b)
+        let right = table([]); right.merge(bc); right.merge(a)
+        XCTAssertEqual(left.sortedByKey().map(\.count), whole.map(\.count))
+        XCTAssertEqual(right.sortedByKey().map(\.key), whole.map(\.key))
+    }
+
+    func testTopKEqualsAFullSortWithTies() {
+        let table = self.table(keys(5000, seed: 9))
+        let full = table.sortedByKey().sorted { $0.count != $1.count ? $0.count > $1.count : $0.key.lexicographicallyPrecedes($1.key) }
+        for k in [1, 2, 3, 10, 100, 5000, full.count, full.count + 5, 10_000] {
+            let top = table.top(k)
+            XCTAssertEqual(top.map(\.key), full.prefix(k).map(\.key), "k=\(k)")
+            XCTAssertEqual(top.map(\.count), full.prefix(k).map(\.count), "k=\(k)")
+        }
+        XCTAssertEqual(table.top(0).count, 0)
+    }
+}

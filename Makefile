@@ -56,3 +56,15 @@ test: install-deps
 
 clean:
 	rm -rf .build $(DEMO)
+
+# Benchmarks (Perf/): the whole-command comparison against peer tools (report in Perf/results/latest.md; QUICK=1
+# for a smoke test), and the microbenchmarks checked against, or stored as, the p90 thresholds in Perf/Thresholds/.
+.PHONY: perf-check perf-baseline
+perf-compare: install-peers release
+	bash Perf/compare.sh
+
+perf-check: install-deps
+	SWIFT="$(SWIFT)" bash Perf/thresholds.sh check
+
+perf-baseline: install-deps
+	SWIFT="$(SWIFT)" bash Perf/thresholds.sh update

@@ -5,7 +5,7 @@ import XCTest
 /// top-k selection against a full sort.
 final class AggregateTests: XCTestCase {
     func keys(_ count: Int, seed: UInt64) -> [[UInt8]] {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(state: seed)
         return (0..<count).map { _ in
             let length = Int(random.next() % 24)
             return (0..<length).map { _ in UInt8(truncatingIfNeeded: 97 + random.next() % 4) }

@@ -93,7 +93,7 @@ final class ScannerTests: XCTestCase {
     }
 
     func testRandomLinesAgreeWithTheRegex() {
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(state: 42)
         let pieces: [[UInt8]] = [
             " ", " ", " ", "-", "[", "]", "\"", "] \"", "\" ", "GET", "/a/b", "HTTP/1.1", "200", "404", "12345",
             "1.2.3.4", "x", "\t", "\r", "+", "0", "99", "::", "\\\"", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -122,18 +122,5 @@ final class ScannerTests: XCTestCase {
         // Both outcomes must be well represented, or the comparison proves little.
         XCTAssertGreaterThan(accepted, 1000)
         XCTAssertGreaterThan(rejected, 1000)
-    }
-}
-
-/// A small deterministic generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

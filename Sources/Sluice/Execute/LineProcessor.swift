@@ -13,6 +13,14 @@ struct ChunkReport {
     /// Ordered output for grep and select.
     var output: ByteBuffer?
 
+    /// Keeps the first PCRE2 failure and its line.
+    mutating func noteFailure(_ message: String, _ line: Int) {
+        if failure == nil {
+            failure = message
+            failureLine = line
+        }
+    }
+
     mutating func noteMalformed(_ line: Int) {
         if malformed == 0 { firstMalformed = line }
         malformed += 1
@@ -141,10 +149,7 @@ final class LineProcessor {
                 case .match: body(start + lineStart, start + lineEnd, line, &report)
                 case .noMatch: break
                 case .failed(let message):
-                    if report.failure == nil {
-                        report.failure = message
-                        report.failureLine = line
-                    }
+                    report.noteFailure(message, line)
                 }
                 line += 1
                 position = lineEnd + 1
@@ -174,7 +179,7 @@ final class LineProcessor {
                 case .noMatch: matched = false
                 case .failed(let message):
                     matched = false
-                    if report.failure == nil { report.failure = message; report.failureLine = line }
+                    report.noteFailure(message, line)
                 }
             }
             if matched { body(start + lineStart, start + lineEnd, line, &report) }
@@ -204,10 +209,7 @@ final class LineProcessor {
             case .match: body(lineStart, lineEnd, line, &report)
             case .noMatch: break
             case .failed(let message):
-                if report.failure == nil {
-                    report.failure = message
-                    report.failureLine = line
-                }
+                report.noteFailure(message, line)
             }
             line += 1
             lineStart = lineEnd + 1
@@ -226,7 +228,7 @@ final class LineProcessor {
             report.noteMalformed(line)
             return false
         case .failed(let message):
-            if report.failure == nil { report.failure = message; report.failureLine = line }
+            report.noteFailure(message, line)
             return false
         }
     }
@@ -236,10 +238,7 @@ final class LineProcessor {
     private func passes(_ line: Int, _ report: inout ChunkReport) -> Bool {
         if conditions.isEmpty { return true }
         if conditions.accepts(record) { return true }
-        if let failure = conditions.failure, report.failure == nil {
-            report.failure = failure
-            report.failureLine = line
-        }
+        if let failure = conditions.failure { report.noteFailure(failure, line) }
         return false
     }
 

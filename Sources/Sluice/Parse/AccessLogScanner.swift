@@ -42,49 +42,30 @@ enum AccessLogScanner {
     @inline(__always)
     private static func fields(_ base: UnsafePointer<UInt8>, _ start: Int, _ limit: Int, _ record: Record,
                                _ cursor: inout SpaceCursor) -> Int? {
+        // The cursor state lives in locals while the line is scanned, so that it stays in registers.
         var blockStart = cursor.blockStart
         var mask = cursor.mask
         defer {
             cursor.blockStart = blockStart
             cursor.mask = mask
         }
-        /// Index of the first whitespace byte at or after `index`, or `limit`.
-        @inline(__always)
-        func next(_ index: Int) -> Int {
-            var i = index
-            while true {
-                let offset = UInt(bitPattern: i &- blockStart)
-                if offset < 64 {
-                    let bits = mask & (~UInt64(0) << UInt64(offset))
-                    if bits != 0 { return blockStart &+ bits.trailingZeroBitCount }
-                    i = blockStart &+ 64
-                }
-                if i &+ 64 <= limit {
-                    blockStart = i
-                    mask = CByteScan_whitespace64(base + i)
-                    continue
-                }
-                while i < limit && !Bytes.isSpace(base[i]) { i &+= 1 }
-                return i
-            }
-        }
         let starts = record.starts, ends = record.ends
         // host, ident, user: maximal non-space runs, each followed by exactly one space.
         var i = start
-        var j = next(i)
+        var j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
         guard j > i, j < limit, base[j] == space else { return nil }
         starts[0] = i; ends[0] = j
         i = j &+ 1
-        j = next(i)
+        j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
         guard j > i, j < limit, base[j] == space else { return nil }
         starts[1] = i; ends[1] = j
         i = j &+ 1
-        j = next(i)
+        j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
         guard j > i, j &+ 1 < limit, base[j] == space, base[j &+ 1] == openBracket else { return nil }
         starts[2] = i; ends[2] = j
         let dateStart = j &+ 2
         // datetime: (.*?) cannot cross a newline; each `] "` is tried in turn, as the regex backtracks.
-        var w = next(dateStart)
+        var w = SpaceCursor.next(dateStart, base, limit, &blockStart, &mask)
         while w < limit {
             let byte = base[w]
             if byte == Bytes.newline { return nil }
@@ -92,30 +73,30 @@ enum AccessLogScanner {
                 // `(\S+) (\S+) (\S+)" (\S+) (\S+)` after `] "`; a mismatch moves on to the next `] "`.
                 repeat {
                     i = w &+ 2
-                    j = next(i)
+                    j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
                     guard j > i, j < limit, base[j] == space else { break }
                     starts[4] = i; ends[4] = j
                     i = j &+ 1
-                    j = next(i)
+                    j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
                     guard j > i, j < limit, base[j] == space else { break }
                     starts[5] = i; ends[5] = j
                     i = j &+ 1
-                    j = next(i)
+                    j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
                     guard j &- i >= 2, j < limit, base[j] == space, base[j &- 1] == quote else { break }
                     starts[6] = i; ends[6] = j &- 1
                     i = j &+ 1
-                    j = next(i)
+                    j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
                     guard j > i, j < limit, base[j] == space else { break }
                     starts[7] = i; ends[7] = j
                     i = j &+ 1
-                    j = next(i)
+                    j = SpaceCursor.next(i, base, limit, &blockStart, &mask)
                     guard j > i else { break }
                     starts[8] = i; ends[8] = j
                     starts[3] = dateStart; ends[3] = w &- 1
                     return j
                 } while false
             }
-            w = next(w &+ 1)
+            w = SpaceCursor.next(w &+ 1, base, limit, &blockStart, &mask)
         }
         return nil
     }
@@ -192,11 +173,16 @@ struct SpaceCursor {
 
     /// Index of the first whitespace byte (tab, LF, VT, FF, CR, space) at or after `index`, or `limit`.
     @inline(__always)
-    mutating func next(_ index: Int) -> Int {
+    mutating func next(_ index: Int) -> Int { SpaceCursor.next(index, base, limit, &blockStart, &mask) }
+
+    /// `next` on explicit state, for scanners that keep the state in locals.
+    @inline(__always)
+    static func next(_ index: Int, _ base: UnsafePointer<UInt8>, _ limit: Int, _ blockStart: inout Int,
+                     _ mask: inout UInt64) -> Int {
         var i = index
         while true {
-            let offset = i &- blockStart
-            if offset >= 0 && offset < 64 {
+            let offset = UInt(bitPattern: i &- blockStart)
+            if offset < 64 {
                 let bits = mask & (~UInt64(0) << UInt64(offset))
                 if bits != 0 { return blockStart &+ bits.trailingZeroBitCount }
                 i = blockStart &+ 64

@@ -59,7 +59,7 @@ clean:
 
 # Benchmarks (Perf/): the whole-command comparison against peer tools (report in Perf/results/latest.md; QUICK=1
 # for a smoke test), and the microbenchmarks checked against, or stored as, the p90 thresholds in Perf/Thresholds/.
-.PHONY: perf-check perf-baseline
+.PHONY: perf-compare perf-check perf-baseline
 perf-compare: install-peers release
 	bash Perf/compare.sh
 

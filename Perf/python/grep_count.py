@@ -5,33 +5,9 @@
 
 Usage: grep_count.py PATTERN FILE...
 """
-import bz2
-import gzip
-import re
 import sys
 
-
-def gen_open(paths):
-    for path in paths:
-        if path.endswith(".gz"):
-            yield gzip.open(path, "rt", encoding="latin-1")
-        elif path.endswith(".bz2"):
-            yield bz2.open(path, "rt", encoding="latin-1")
-        else:
-            yield open(path, encoding="latin-1")
-
-
-def gen_cat(sources):
-    for source in sources:
-        for item in source:
-            yield item
-
-
-def gen_grep(pat, lines):
-    patc = re.compile(pat)
-    for line in lines:
-        if patc.search(line):
-            yield line
+from generators import gen_cat, gen_grep, gen_open
 
 
 if __name__ == "__main__":

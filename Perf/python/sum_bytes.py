@@ -4,27 +4,10 @@ Programmers": gen_open -> gen_cat -> apache_log -> sum. Prints `Total N`, as `sl
 
 Usage: sum_bytes.py FILE...
 """
-import bz2
-import gzip
 import re
 import sys
 
-
-def gen_open(paths):
-    for path in paths:
-        if path.endswith(".gz"):
-            yield gzip.open(path, "rt", encoding="latin-1")
-        elif path.endswith(".bz2"):
-            yield bz2.open(path, "rt", encoding="latin-1")
-        else:
-            yield open(path, encoding="latin-1")
-
-
-def gen_cat(sources):
-    for source in sources:
-        for item in source:
-            yield item
-
+from generators import gen_cat, gen_open
 
 logpats = r'(\S+) (\S+) (\S+) \[(.*?)\] "(\S+) (\S+) (\S+)" (\S+) (\S+)'
 logpat = re.compile(logpats)

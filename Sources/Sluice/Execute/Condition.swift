@@ -7,6 +7,20 @@ struct Condition {
     enum Op: String, CaseIterable {
         case equal = "=", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
         case matches = "~", notMatches = "!~"
+
+        /// Whether a comparison whose result is `order` (negative, zero, positive) satisfies the operator; the
+        /// regex operators are decided by a match instead, so they give false here.
+        func holds(_ order: Int) -> Bool {
+            switch self {
+            case .equal: return order == 0
+            case .notEqual: return order != 0
+            case .less: return order < 0
+            case .lessEqual: return order <= 0
+            case .greater: return order > 0
+            case .greaterEqual: return order >= 0
+            case .matches, .notMatches: return false
+            }
+        }
     }
 
     let field: FieldRef
@@ -94,21 +108,10 @@ final class ConditionEvaluator {
             order = actual < wanted ? -1 : (actual > wanted ? 1 : 0)
         } else {
             order = condition.value.withUnsafeBufferPointer { wanted in
-                let common = min(end - start, wanted.count)
-                let prefix = common == 0 ? 0 : Int(memcmp(record.base + start, wanted.baseAddress!, common))
-                if prefix != 0 { return prefix }
-                return (end - start) < wanted.count ? -1 : ((end - start) > wanted.count ? 1 : 0)
+                Extreme.compare(record.base + start, end - start, wanted.baseAddress ?? record.base, wanted.count)
             }
         }
-        switch condition.op {
-        case .equal: return order == 0
-        case .notEqual: return order != 0
-        case .less: return order < 0
-        case .lessEqual: return order <= 0
-        case .greater: return order > 0
-        case .greaterEqual: return order >= 0
-        case .matches, .notMatches: return false
-        }
+        return condition.op.holds(order)
     }
 }
 

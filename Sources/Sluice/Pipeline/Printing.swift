@@ -115,21 +115,13 @@ enum RecordPrinter {
     }
 
     static func json(_ field: Field, to out: ByteBuffer) {
-        out.append(34)
-        for byte in field.bytes {
-            switch byte {
-            case 34, 92:
-                out.append(92)
-                out.append(byte)
-            case 0..<32:
-                out.append("\\u00")
-                out.append(JSONEscape.hex[Int(byte >> 4)])
-                out.append(JSONEscape.hex[Int(byte & 15)])
-            default:
-                out.append(byte)
-            }
+        let bytes = field.bytes
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            out.append(34)
+            out.append(34)
+            return
         }
-        out.append(34)
+        JSONEscape.appendString(base.assumingMemoryBound(to: UInt8.self), bytes.count, to: out)
     }
 
     static func csv(_ field: Field, to out: ByteBuffer) {

@@ -230,15 +230,7 @@ public struct RecordPredicate {
                                     wantedBytes.baseAddress ?? UnsafePointer(emptyBytes), wantedBytes.count)
                 }
             }
-            switch op {
-            case .equal: return order == 0
-            case .notEqual: return order != 0
-            case .less: return order < 0
-            case .lessEqual: return order <= 0
-            case .greater: return order > 0
-            case .greaterEqual: return order >= 0
-            case .matches, .notMatches: return false
-            }
+            return op.holds(order)
         }
     }
 }

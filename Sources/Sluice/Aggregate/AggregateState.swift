@@ -17,8 +17,8 @@ final class AggregateState {
     }
 
     let kind: Kind
-    var total: Int64 = 0
-    var overflowed = false
+    @exclusivity(unchecked) var total: Int64 = 0
+    @exclusivity(unchecked) var overflowed = false
     let table: ByteTable?
     let best: Extreme?
     let sink: RecordSink?

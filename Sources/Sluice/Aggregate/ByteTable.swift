@@ -2,14 +2,23 @@
 import Glibc
 #endif
 
-/// An open-addressing hash table from byte strings to 64-bit counts. Keys are copied once, into one growing
-/// arena, the first time they are seen; looking up or counting a known key allocates nothing. Tables merge by
-/// adding counts, which is associative and commutative, so per-worker tables can be combined in any order.
+/// An open-addressing hash table from byte strings to 64-bit counts. Tables merge by adding counts, which is
+/// associative and commutative, so per-worker tables can be combined in any order.
+///
+/// A slot is 32 bytes, two to a cache line. Keys of up to 16 bytes (an IPv4 host, a status, most short paths)
+/// live inside their slot, so finding one touches a single cache line; longer keys are copied once into a
+/// growing arena the first time they are seen. Looking up or counting a known key allocates nothing.
 final class ByteTable {
+    /// Keys up to this length are stored in the slot itself.
+    static let inlineCapacity = 16
+
     private struct Slot {
-        var hash: UInt64      // 0 marks an empty slot
-        var offset: Int       // key start in the arena
-        var length: Int
+        /// The key's length in the low 32 bits and 32 bits of its hash in the high 32 bits; 0 marks an empty
+        /// slot (the hash bits are never all zero).
+        var meta: UInt64
+        /// An inline key's bytes 0..<8 and 8..<16, zero-padded; for a longer key, `low` is its arena offset.
+        var low: UInt64
+        var high: UInt64
         var value: Int64
     }
 
@@ -22,29 +31,48 @@ final class ByteTable {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = .allocate(capacity: size)
-        slots.initialize(repeating: Slot(hash: 0, offset: 0, length: 0, value: 0), count: size)
+        slots.initialize(repeating: Slot(meta: 0, low: 0, high: 0, value: 0), count: size)
         mask = size - 1
     }
 
     deinit { slots.deallocate() }
 
     /// Adds `delta` to the count of `key[0..<length]`, inserting the key with count `delta` if it is new.
+    /// Reads only the key's own bytes.
     @inline(__always)
     func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64 = 1) {
-        let hash = ByteTable.hash(key, length)
-        var index = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let slot = slots[index]
-            if slot.hash == 0 { break }
-            if slot.hash == hash && slot.length == length && ByteTable.equal(arena.base + slot.offset, key, length) {
-                slots[index].value &+= delta
-                return
+        if length <= ByteTable.inlineCapacity {
+            let (low, high) = ByteTable.words(key, length)
+            let hash = ByteTable.mix(low, high, length)
+            let meta = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
+            var index = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let slot = slots[index]
+                if slot.meta == meta && slot.low == low && slot.high == high {
+                    slots[index].value &+= delta
+                    return
+                }
+                if slot.meta == 0 { break }
+                index = (index &+ 1) & mask
             }
-            index = (index + 1) & mask
+            slots[index] = Slot(meta: meta, low: low, high: high, value: delta)
+        } else {
+            let hash = ByteTable.hash(key, length)
+            let meta = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
+            var index = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let slot = slots[index]
+                if slot.meta == meta && ByteTable.equal(arena.base + Int(slot.low), key, length) {
+                    slots[index].value &+= delta
+                    return
+                }
+                if slot.meta == 0 { break }
+                index = (index &+ 1) & mask
+            }
+            let offset = arena.count
+            arena.append(key, length)
+            slots[index] = Slot(meta: meta, low: UInt64(offset), high: 0, value: delta)
         }
-        let offset = arena.count
-        arena.append(key, length)
-        slots[index] = Slot(hash: hash, offset: offset, length: length, value: delta)
         count += 1
         if count * 4 > (mask + 1) * 3 { grow() }
     }
@@ -54,14 +82,33 @@ final class ByteTable {
         let oldSize = mask + 1
         let size = oldSize * 2
         slots = .allocate(capacity: size)
-        slots.initialize(repeating: Slot(hash: 0, offset: 0, length: 0, value: 0), count: size)
+        slots.initialize(repeating: Slot(meta: 0, low: 0, high: 0, value: 0), count: size)
         mask = size - 1
-        for index in 0..<oldSize where oldSlots[index].hash != 0 {
-            var target = Int(truncatingIfNeeded: oldSlots[index].hash) & mask
-            while slots[target].hash != 0 { target = (target + 1) & mask }
-            slots[target] = oldSlots[index]
+        for index in 0..<oldSize where oldSlots[index].meta != 0 {
+            let slot = oldSlots[index]
+            var target = Int(truncatingIfNeeded: rehash(slot)) & mask
+            while slots[target].meta != 0 { target = (target + 1) & mask }
+            slots[target] = slot
         }
         oldSlots.deallocate()
+    }
+
+    /// The full hash of a stored key (the slot keeps only 32 of its bits).
+    private func rehash(_ slot: Slot) -> UInt64 {
+        let length = Int(truncatingIfNeeded: slot.meta & 0xFFFF_FFFF)
+        if length <= ByteTable.inlineCapacity { return ByteTable.mix(slot.low, slot.high, length) }
+        return ByteTable.hash(arena.base + Int(slot.low), length)
+    }
+
+    /// The key bytes of the slot at `index`, which stay valid until the table is next changed.
+    private func key(_ index: Int) -> (UnsafePointer<UInt8>, Int) {
+        let meta = slots[index].meta
+        let length = Int(truncatingIfNeeded: meta & 0xFFFF_FFFF)
+        if length <= ByteTable.inlineCapacity {
+            let raw = UnsafeRawPointer(slots + index) + MemoryLayout<Slot>.offset(of: \Slot.low)!
+            return (raw.assumingMemoryBound(to: UInt8.self), length)
+        }
+        return (UnsafePointer(arena.base + Int(slots[index].low)), length)
     }
 
     /// Adds every key and count of `other` to this table.
@@ -71,9 +118,9 @@ final class ByteTable {
 
     /// Calls `body` with each key and count, in no particular order.
     func forEach(_ body: (UnsafePointer<UInt8>, Int, Int64) -> Void) {
-        for index in 0...mask where slots[index].hash != 0 {
-            let slot = slots[index]
-            body(arena.base + slot.offset, slot.length, slot.value)
+        for index in 0...mask where slots[index].meta != 0 {
+            let (key, length) = key(index)
+            body(key, length, slots[index].value)
         }
     }
 
@@ -92,20 +139,20 @@ final class ByteTable {
         guard k > 0 else { return [] }
         /// True when slot `a` ranks before slot `b`.
         func before(_ a: Int, _ b: Int) -> Bool {
-            let sa = slots[a], sb = slots[b]
-            if sa.value != sb.value { return sa.value > sb.value }
-            let order = Extreme.compare(arena.base + sa.offset, sa.length, arena.base + sb.offset, sb.length)
-            return order < 0
+            let va = slots[a].value, vb = slots[b].value
+            if va != vb { return va > vb }
+            let (ka, la) = key(a), (kb, lb) = key(b)
+            return Extreme.compare(ka, la, kb, lb) < 0
         }
         var best = [Int]()
         if k >= count || k > 4096 {
             best.reserveCapacity(count)
-            for index in 0...mask where slots[index].hash != 0 { best.append(index) }
+            for index in 0...mask where slots[index].meta != 0 { best.append(index) }
             best.sort(by: before)
             if best.count > k { best.removeSubrange(k...) }
         } else {
             best.reserveCapacity(k + 1)
-            for index in 0...mask where slots[index].hash != 0 {
+            for index in 0...mask where slots[index].meta != 0 {
                 if best.count == k && !before(index, best[k - 1]) { continue }
                 var low = 0, high = best.count
                 while low < high {
@@ -117,9 +164,43 @@ final class ByteTable {
             }
         }
         return best.map { index in
-            let slot = slots[index]
-            return (Array(UnsafeBufferPointer(start: arena.base + slot.offset, count: slot.length)), slot.value)
+            let (key, length) = key(index)
+            return (Array(UnsafeBufferPointer(start: key, count: length)), slots[index].value)
         }
+    }
+
+    /// A key of at most 16 bytes as two little-endian words, zero-padded, reading only `key[0..<length]`:
+    /// overlapping loads instead of a loop over the tail.
+    @inline(__always)
+    static func words(_ key: UnsafePointer<UInt8>, _ length: Int) -> (UInt64, UInt64) {
+        let raw = UnsafeRawPointer(key)
+        if length >= 8 {
+            let low = raw.loadUnaligned(as: UInt64.self)
+            guard length > 8 else { return (low, 0) }
+            let last = raw.loadUnaligned(fromByteOffset: length &- 8, as: UInt64.self)
+            return (low, last >> UInt64(truncatingIfNeeded: (16 &- length) &* 8))
+        }
+        if length >= 4 {
+            let first = UInt64(raw.loadUnaligned(as: UInt32.self))
+            let last = UInt64(raw.loadUnaligned(fromByteOffset: length &- 4, as: UInt32.self))
+            return (first | last << UInt64(truncatingIfNeeded: (length &- 4) &* 8), 0)
+        }
+        guard length > 0 else { return (0, 0) }
+        let middle = length >> 1, end = length &- 1
+        let low = UInt64(key[0]) | UInt64(key[middle]) << UInt64(truncatingIfNeeded: middle &* 8)
+            | UInt64(key[end]) << UInt64(truncatingIfNeeded: end &* 8)
+        return (low, 0)
+    }
+
+    /// The hash of an inline key from its words; its top bit is always set, so a stored meta is never 0.
+    @inline(__always)
+    static func mix(_ low: UInt64, _ high: UInt64, _ length: Int) -> UInt64 {
+        var h = (low ^ 0x9E37_79B9_7F4A_7C15) &* 0xFF51_AFD7_ED55_8CCD
+        h ^= (high ^ UInt64(truncatingIfNeeded: length)) &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 29
+        h = h &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 32
+        return h | 0x8000_0000_0000_0000
     }
 
     /// True when the two byte strings of `length` bytes are equal; 8 bytes at a time, since keys are short
@@ -141,7 +222,7 @@ final class ByteTable {
         return true
     }
 
-    /// A 64-bit hash of the bytes, reading 8 bytes at a time; never 0.
+    /// A 64-bit hash of the bytes, reading 8 bytes at a time; its top bit is always set.
     @inline(__always)
     static func hash(_ key: UnsafePointer<UInt8>, _ length: Int) -> UInt64 {
         let raw = UnsafeRawPointer(key)
@@ -165,6 +246,6 @@ final class ByteTable {
         h ^= h >> 29
         h = h &* 0x9E37_79B9_7F4A_7C15
         h ^= h >> 32
-        return h == 0 ? 1 : h
+        return h | 0x8000_0000_0000_0000
     }
 }

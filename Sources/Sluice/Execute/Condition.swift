@@ -68,50 +68,81 @@ struct Condition {
 }
 
 /// One worker's evaluator for a list of conditions: owns a matcher per regex condition.
+///
+/// The conditions are flattened into plain values, with each comparison value copied into memory the evaluator
+/// owns, so testing a record copies no array and touches no reference count.
 final class ConditionEvaluator {
-    private let conditions: [Condition]
-    private let matchers: [Matcher?]
+    /// A condition reduced to trivially copyable parts.
+    private struct Test {
+        let field: FieldRef
+        let op: Condition.Op
+        let integer: Int64?
+        let fieldIsNumeric: Bool
+        let value: UnsafeMutableBufferPointer<UInt8>
+        /// Index into `matchers` for `~` and `!~`, else -1.
+        let matcher: Int
+    }
+
+    private let tests: UnsafeMutableBufferPointer<Test>
+    private let matchers: [Matcher]
     private let accessLog: Bool
     /// PCRE2's message when a regex condition gave up on the last record.
     private(set) var failure: String?
 
     init(_ conditions: [Condition], accessLog: Bool) {
-        self.conditions = conditions
-        self.matchers = conditions.map { $0.pattern.map(Matcher.init) }
+        var matchers = [Matcher]()
+        tests = .allocate(capacity: conditions.count)
+        for (index, condition) in conditions.enumerated() {
+            let value = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(condition.value.count, 1))
+            _ = value.initialize(from: condition.value)
+            var matcher = -1
+            if let pattern = condition.pattern {
+                matcher = matchers.count
+                matchers.append(Matcher(pattern))
+            }
+            (tests.baseAddress! + index).initialize(to: Test(
+                field: condition.field, op: condition.op, integer: condition.integer,
+                fieldIsNumeric: condition.fieldIsNumeric, value: value, matcher: matcher))
+        }
+        self.matchers = matchers
         self.accessLog = accessLog
     }
 
-    var isEmpty: Bool { conditions.isEmpty }
+    deinit {
+        for test in tests { test.value.deallocate() }
+        tests.deallocate()
+    }
+
+    var isEmpty: Bool { tests.isEmpty }
 
     /// True when `record` satisfies every condition. Sets `failure` and returns false if a regex gave up.
     @inline(__always)
     func accepts(_ record: Record) -> Bool {
-        for index in conditions.indices where !accepts(record, conditions[index], matchers[index]) { return false }
+        for index in 0..<tests.count where !accepts(record, tests[index]) { return false }
         return true
     }
 
-    private func accepts(_ record: Record, _ condition: Condition, _ matcher: Matcher?) -> Bool {
-        let (start, end) = record.span(condition.field)
-        if let matcher {
-            switch matcher.search(record.base + start, length: end - start) {
-            case .match: return condition.op == .matches
-            case .noMatch: return condition.op == .notMatches
+    @inline(__always)
+    private func accepts(_ record: Record, _ test: Test) -> Bool {
+        let (start, end) = record.span(test.field)
+        if test.matcher >= 0 {
+            switch matchers[test.matcher].search(record.base + start, length: end - start) {
+            case .match: return test.op == .matches
+            case .noMatch: return test.op == .notMatches
             case .failed(let message):
                 failure = message
                 return false
             }
         }
         let order: Int
-        if let wanted = condition.integer,
-           let actual = condition.fieldIsNumeric ? record.integer(condition.field, accessLog: accessLog)
-                                                 : Bytes.parseInteger(record.base, start, end) {
+        if let wanted = test.integer,
+           let actual = test.fieldIsNumeric ? record.integer(test.field, accessLog: accessLog)
+                                            : Bytes.parseInteger(record.base, start, end) {
             order = actual < wanted ? -1 : (actual > wanted ? 1 : 0)
         } else {
-            order = condition.value.withUnsafeBufferPointer { wanted in
-                Extreme.compare(record.base + start, end - start, wanted.baseAddress ?? record.base, wanted.count)
-            }
+            order = Extreme.compare(record.base + start, end - start, test.value.baseAddress!, test.value.count)
         }
-        return condition.op.holds(order)
+        return test.op.holds(order)
     }
 }
 

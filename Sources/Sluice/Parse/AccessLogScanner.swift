@@ -104,16 +104,36 @@ enum AccessLogScanner {
     /// The int() conversions of status and bytes.
     @inline(__always)
     private static func convert(_ base: UnsafePointer<UInt8>, _ record: Record) -> Bool {
-        guard let status = Bytes.parseDigits(base, record.starts[7], record.ends[7]) else { return false }
+        guard let status = digits(base, record.starts[7], record.ends[7]) else { return false }
         record.status = status
         let bytesStart = record.starts[8], bytesEnd = record.ends[8]
         if bytesEnd &- bytesStart == 1 && base[bytesStart] == dash {
             record.bytes = 0
         } else {
-            guard let bytes = Bytes.parseDigits(base, bytesStart, bytesEnd) else { return false }
+            guard let bytes = digits(base, bytesStart, bytesEnd) else { return false }
             record.bytes = bytes
         }
         return true
+    }
+
+    /// The value of `base[start..<end]` as Python's int() reads it. 1 to 18 plain digits, the usual case, take
+    /// a loop with no early exit; anything else (a sign, a long number, a non-digit) goes to `Bytes.parseInteger`.
+    @inline(__always)
+    private static func digits(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
+        let count = end &- start
+        if count > 0 && count <= 18 {
+            var value: Int64 = 0
+            var bad: UInt8 = 0
+            var index = start
+            repeat {
+                let digit = base[index] &- 48
+                bad |= digit > 9 ? 1 : 0
+                value = value &* 10 &+ Int64(digit)
+                index &+= 1
+            } while index < end
+            if bad == 0 { return value }
+        }
+        return Bytes.parseInteger(base, start, end)
     }
 
     /// ` "referer" "agent"` after bytes, within the line. Quotes inside may be escaped with a backslash.

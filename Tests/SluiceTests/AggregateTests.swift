@@ -7,7 +7,7 @@ final class AggregateTests: XCTestCase {
     func keys(_ count: Int, seed: UInt64) -> [[UInt8]] {
         var random = SplitMix64(state: seed)
         return (0..<count).map { _ in
-            let length = Int(random.next() % 24)
+            let length = Int(random.next() % 40)
             return (0..<length).map { _ in UInt8(truncatingIfNeeded: 97 + random.next() % 4) }
         }
     }
@@ -43,5 +43,26 @@ final class AggregateTests: XCTestCase {
             XCTAssertEqual(top.map(\.count), full.prefix(k).map(\.count), "k=\(k)")
         }
         XCTAssertEqual(table.top(0).count, 0)
+    }
+
+    /// Keys of every length from 0 to 40 (inline and arena-held), in one buffer as a chunk would hold them:
+    /// counting one record late with `addSoon` gives the same table as `add`.
+    func testAddSoonEqualsAdd() {
+        let all = keys(30_000, seed: 11)
+        let bytes = all.flatMap { $0 }
+        let eager = table(all)
+        let late = ByteTable(capacity: 4)
+        bytes.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            for key in all {
+                late.addSoon(buffer.baseAddress! + offset, key.count)
+                offset += key.count
+            }
+            late.flush()
+        }
+        XCTAssertEqual(late.count, eager.count)
+        XCTAssertEqual(late.sortedByKey().map(\.key), eager.sortedByKey().map(\.key))
+        XCTAssertEqual(late.sortedByKey().map(\.count), eager.sortedByKey().map(\.count))
+        XCTAssertEqual(late.top(5).map(\.key), eager.top(5).map(\.key))
     }
 }

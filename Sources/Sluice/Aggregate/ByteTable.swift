@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CByteScan
 
 /// An open-addressing hash table from byte strings to 64-bit counts. Tables merge by adding counts, which is
 /// associative and commutative, so per-worker tables can be combined in any order.
@@ -26,6 +27,10 @@ final class ByteTable {
     private var mask: Int
     private(set) var count = 0
     private let arena = ByteBuffer(capacity: 1 << 16)
+    /// The key handed to `addSoon` and not counted yet, with its hash.
+    @exclusivity(unchecked) private var pendingKey: UnsafePointer<UInt8>?
+    @exclusivity(unchecked) private var pendingLength = 0
+    @exclusivity(unchecked) private var pendingHash: UInt64 = 0
 
     init(capacity: Int = 1024) {
         var size = 16
@@ -41,11 +46,37 @@ final class ByteTable {
     /// Reads only the key's own bytes.
     @inline(__always)
     func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64 = 1) {
+        add(key, length, delta, hash: ByteTable.hash(key, length))
+    }
+
+    /// Counts `key[0..<length]` once, one call late: it starts loading the key's slot into cache and counts
+    /// the key of the previous call instead, whose slot has had a record's worth of parsing to arrive. A
+    /// table far larger than the cache then costs little more than one that fits. The key's bytes must stay
+    /// in place until `flush()`, which must come before the table is read or merged.
+    @inline(__always)
+    func addSoon(_ key: UnsafePointer<UInt8>, _ length: Int) {
+        let hash = ByteTable.hash(key, length)
+        CByteScan_prefetch(slots + (Int(truncatingIfNeeded: hash) & mask))
+        if let pendingKey { add(pendingKey, pendingLength, 1, hash: pendingHash) }
+        pendingKey = key
+        pendingLength = length
+        pendingHash = hash
+    }
+
+    /// Counts the key still pending from `addSoon`, if any.
+    func flush() {
+        guard let key = pendingKey else { return }
+        pendingKey = nil
+        add(key, pendingLength, 1, hash: pendingHash)
+    }
+
+    /// `add` with the key's hash (`ByteTable.hash`) already known.
+    @inline(__always)
+    private func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64, hash: UInt64) {
+        let meta = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
+        var index = Int(truncatingIfNeeded: hash) & mask
         if length <= ByteTable.inlineCapacity {
             let (low, high) = ByteTable.words(key, length)
-            let hash = ByteTable.mix(low, high, length)
-            let meta = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
-            var index = Int(truncatingIfNeeded: hash) & mask
             while true {
                 let slot = slots[index]
                 if slot.meta == meta && slot.low == low && slot.high == high {
@@ -57,9 +88,6 @@ final class ByteTable {
             }
             slots[index] = Slot(meta: meta, low: low, high: high, value: delta)
         } else {
-            let hash = ByteTable.hash(key, length)
-            let meta = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
-            var index = Int(truncatingIfNeeded: hash) & mask
             while true {
                 let slot = slots[index]
                 if slot.meta == meta && ByteTable.equal(arena.base + Int(slot.low), key, length) {
@@ -97,7 +125,7 @@ final class ByteTable {
     private func rehash(_ slot: Slot) -> UInt64 {
         let length = Int(truncatingIfNeeded: slot.meta & 0xFFFF_FFFF)
         if length <= ByteTable.inlineCapacity { return ByteTable.mix(slot.low, slot.high, length) }
-        return ByteTable.hash(arena.base + Int(slot.low), length)
+        return ByteTable.longHash(arena.base + Int(slot.low), length)
     }
 
     /// The key bytes of the slot at `index`, which stay valid until the table is next changed.
@@ -116,8 +144,9 @@ final class ByteTable {
         other.forEach { key, length, value in add(key, length, value) }
     }
 
-    /// Calls `body` with each key and count, in no particular order.
+    /// Calls `body` with each key and count, in no particular order (after counting a pending key).
     func forEach(_ body: (UnsafePointer<UInt8>, Int, Int64) -> Void) {
+        flush()
         for index in 0...mask where slots[index].meta != 0 {
             let (key, length) = key(index)
             body(key, length, slots[index].value)
@@ -126,6 +155,7 @@ final class ByteTable {
 
     /// Every key and count, keys sorted bytewise.
     func sortedByKey() -> [(key: [UInt8], count: Int64)] {
+        flush()
         var entries = [(key: [UInt8], count: Int64)]()
         entries.reserveCapacity(count)
         forEach { key, length, value in entries.append((Array(UnsafeBufferPointer(start: key, count: length)), value)) }
@@ -136,6 +166,7 @@ final class ByteTable {
     /// The `k` entries with the highest counts, ties broken by key ascending (bytewise). For a small `k` the
     /// best entries are kept in a sorted list while the table is scanned once, so most entries cost one compare.
     func top(_ k: Int) -> [(key: [UInt8], count: Int64)] {
+        flush()
         guard k > 0 else { return [] }
         /// True when slot `a` ranks before slot `b`.
         func before(_ a: Int, _ b: Int) -> Bool {
@@ -222,9 +253,17 @@ final class ByteTable {
         return true
     }
 
-    /// A 64-bit hash of the bytes, reading 8 bytes at a time; its top bit is always set.
+    /// The hash of any key: `mix` of its words for an inline key, `longHash` otherwise.
     @inline(__always)
     static func hash(_ key: UnsafePointer<UInt8>, _ length: Int) -> UInt64 {
+        guard length <= inlineCapacity else { return longHash(key, length) }
+        let (low, high) = words(key, length)
+        return mix(low, high, length)
+    }
+
+    /// A 64-bit hash of the bytes, reading 8 bytes at a time; its top bit is always set.
+    @inline(__always)
+    static func longHash(_ key: UnsafePointer<UInt8>, _ length: Int) -> UInt64 {
         let raw = UnsafeRawPointer(key)
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(length)
         var index = 0

@@ -90,6 +90,8 @@ final class LineProcessor {
         chunkEnd = end
         // One read of the property per chunk rather than one checked access per line.
         let state = self.state
+        // The table counts each key one record late (`addSoon`); the last one is counted before the chunk goes.
+        defer { state.table?.flush() }
         if let grep {
             searchLines(grep, base, start, end, &report) { lineStart, lineEnd, line, report in
                 guard conditions.isEmpty || parse(base, lineStart, lineEnd, line, &report) && passes(line, &report) else { return }
@@ -269,7 +271,7 @@ final class LineProcessor {
             state.total &+= 1
         case .table(let field):
             let (start, end) = record.span(field)
-            state.table!.add(base + start, end - start)
+            state.table!.addSoon(base + start, end - start)
         case .extreme(let field, let with, _):
             let (start, end) = record.span(field)
             let (withStart, withEnd) = with.map { record.span($0) } ?? (lineEnd, lineEnd)

@@ -248,7 +248,8 @@ public final class Engine {
             return fallbackStream(index, path: path, fd: fd)
         }
         let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
-        let batchSize = max(2, options.threads * 2)
+        // Workers wait for the slowest block of a batch, so a batch holds several blocks per worker.
+        let batchSize = max(2, options.threads * 8)
         var buffers = (0..<batchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
         var position = 0
         while position < blocks.count && !stopped {

@@ -23,9 +23,11 @@ final class ScannerTests: XCTestCase {
     }
 
     /// The scanner's view of `line`, placed inside a larger buffer (with a following line) so that look-ahead
-    /// past the line end is exercised too.
-    func scanned(_ line: [UInt8], padding: Int) -> (groups: [[UInt8]], status: Int64, bytes: Int64)? {
-        let buffer = [UInt8](repeating: 65, count: padding) + line + [10] + Array("next line\n".utf8)
+    /// past the line end is exercised too. A long following line lets the scanner take its one-window path
+    /// (`AccessLogScanner.quickFields`); a short one makes it fall back to the field-by-field path.
+    func scanned(_ line: [UInt8], padding: Int, longTail: Bool) -> (groups: [[UInt8]], status: Int64, bytes: Int64)? {
+        let next = longTail ? Array(repeating: UInt8(ascii: " "), count: 150) : Array("next line".utf8)
+        let buffer = [UInt8](repeating: 65, count: padding) + line + [10] + next + [10]
         let record = Record()
         return buffer.withUnsafeBufferPointer { raw in
             let base = raw.baseAddress!
@@ -47,7 +49,8 @@ final class ScannerTests: XCTestCase {
         let want = expected(line)
         if want == nil { rejected += 1 } else { accepted += 1 }
         for padding in [0, 3, 61] {
-            let got = scanned(line, padding: padding)
+          for longTail in [false, true] {
+            let got = scanned(line, padding: padding, longTail: longTail)
             let text = String(decoding: line, as: UTF8.self).debugDescription
             XCTAssertEqual(got == nil, want == nil, "accepts \(text)", file: file, line: lineNumber)
             if let got, let want {
@@ -55,8 +58,31 @@ final class ScannerTests: XCTestCase {
                 XCTAssertEqual(got.status, want.status, text, file: file, line: lineNumber)
                 XCTAssertEqual(got.bytes, want.bytes, text, file: file, line: lineNumber)
             }
+          }
         }
     }
+
+    /// Status and bytes of every length from 1 to 20 digits, with leading zeros, signs and a stray byte in
+    /// each position, read as Python's int() reads them.
+    func testNumbersOfEveryLength() {
+        let prefix = #"1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] "GET / HTTP/1.1" "#
+        for length in 1...20 {
+            let digits = String((0..<length).map { _ in Character(UnicodeScalar(48 + UInt8(numberRandom.next() % 10))) })
+            for number in [digits, "0" + digits, "+" + digits, "-" + digits, String(repeating: "0", count: length)] {
+                check(Array((prefix + "200 " + number).utf8))
+                check(Array((prefix + number + " 5").utf8))
+            }
+            for position in 0..<length {
+                for stray in ["/", ":", "a", " ", "\u{7f}"] {
+                    var bad = [Character](digits)
+                    bad[position] = Character(stray)
+                    check(Array((prefix + "200 " + String(bad)).utf8))
+                    check(Array((prefix + String(bad) + " 5").utf8))
+                }
+            }
+        }
+    }
+    var numberRandom = SplitMix64(state: 3)
 
     func testCraftedEdgeCases() {
         let cases = [

@@ -193,7 +193,13 @@ enum AccessLogScanner {
                 return Int64(truncatingIfNeeded: value)
             }
         }
-        return Bytes.parseInteger(base, start, end)
+        return slowDigits(base, start, end)
+    }
+
+    /// `digits` for everything but up to 8 plain digits; kept out of line so that the scanner's loop stays small.
+    @inline(never)
+    private static func slowDigits(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
+        Bytes.parseInteger(base, start, end)
     }
 
     /// ` "referer" "agent"` after bytes, within the line. Quotes inside may be escaped with a backslash.

@@ -164,4 +164,28 @@ extension String {
         let digits = String(index)
         self = String(repeating: "0", count: Swift.max(0, 5 - digits.count)) + digits
     }
+
+    /// A sum that leaves the 64-bit range on the way but ends inside it is exact for every schedule, and one
+    /// that ends outside it is an overflow error for every schedule, whatever the order of the partial sums.
+    func testSumsPastTheIntegerRangeDoNotDependOnTheSchedule() throws {
+        func log(_ values: [String]) -> String {
+            let lines = values.enumerated().map { index, value in
+                "10.0.0.\(index % 250) - - [01/Jan/2020:00:00:00 +0000] \"GET /\(index) HTTP/1.1\" 200 \(value)\n"
+            }
+            return Fixture.write(Array(lines.joined().utf8), to: Fixture.directory() + "/sums.log")
+        }
+        let big = "9000000000000000000", negative = "-9000000000000000000"
+        // Up past Int64.max and back: the exact sum is 9e18 + 5.
+        let fits = log([big, big] + Array(repeating: "1", count: 5) + [negative] + Array(repeating: "0", count: 400))
+        // The exact sum is 2 * 9e18 + 1.
+        let overflows = log(Array(repeating: "0", count: 400) + [big, "1", big])
+        let query = Query(operation: .sum("bytes"))
+        for options in Fixture.schedules {
+            let (_, report) = try Fixture.run(query, [fits], options: options)
+            XCTAssertEqual(report.answer, .total(9_000_000_000_000_000_005), "\(options)")
+            XCTAssertThrowsError(try Fixture.run(query, [overflows], options: options), "\(options)") { error in
+                XCTAssertEqual((error as? SluiceError)?.code, .numericOverflow)
+            }
+        }
+    }
 }

@@ -17,8 +17,12 @@ final class AggregateState {
     }
 
     let kind: Kind
+    // Each worker owns its state, so the per-record updates need no dynamic exclusivity check.
     @exclusivity(unchecked) var total: Int64 = 0
-    @exclusivity(unchecked) var overflowed = false
+    /// The wraps of `total` for `sum` (see `WrappingSum`).
+    @exclusivity(unchecked) var wraps: Int64 = 0
+    /// True when the exact sum does not fit a 64-bit integer.
+    var overflowed: Bool { wraps != 0 }
     let table: ByteTable?
     let best: Extreme?
     let sink: RecordSink?
@@ -33,11 +37,13 @@ final class AggregateState {
         }
     }
 
+    /// Adds `value` to the sum.
+    @inline(__always)
+    func add(_ value: Int64) { WrappingSum.add(value, to: &total, wraps: &wraps) }
+
     /// Adds `other` into this state.
     func merge(_ other: AggregateState) {
-        let (sum, overflow) = total.addingReportingOverflow(other.total)
-        total = sum
-        overflowed = overflowed || overflow || other.overflowed
+        WrappingSum.merge(other.total, other.wraps, into: &total, wraps: &wraps)
         if let table, let otherTable = other.table { table.merge(otherTable) }
         if let best, let otherBest = other.best { best.merge(otherBest) }
         if let sink, let otherSink = other.sink { sink.merge(otherSink) }

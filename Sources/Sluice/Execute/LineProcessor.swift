@@ -136,15 +136,13 @@ final class LineProcessor {
             sumsBytes = field.index == AccessField.bytes
             sumsStatus = field.index == AccessField.status
         }
-        var sum: Int64 = 0, summed: Int64 = 0, overflowed = false
+        var sum: Int64 = 0, wraps: Int64 = 0, summed: Int64 = 0
         while lineStart < end {
             if AccessLogScanner.scan(base, lineStart, end, into: record, cursor: &cursor,
                                      wantCombined: wantCombined, requireCombined: requireCombined) {
                 if !filtered || passes(line, &report) {
                     if sumsBytes || sumsStatus {
-                        let (next, overflow) = sum.addingReportingOverflow(sumsBytes ? record.bytes : record.status)
-                        sum = next
-                        overflowed = overflowed || overflow
+                        WrappingSum.add(sumsBytes ? record.bytes : record.status, to: &sum, wraps: &wraps)
                         summed &+= 1
                     } else {
                         accept(base, line, state, &report)
@@ -158,9 +156,7 @@ final class LineProcessor {
         }
         report.lines = line
         if summed > 0 {
-            let (total, overflow) = state.total.addingReportingOverflow(sum)
-            state.total = total
-            state.overflowed = state.overflowed || overflowed || overflow
+            WrappingSum.merge(sum, wraps, into: &state.total, wraps: &state.wraps)
             report.selected += summed
         }
     }
@@ -295,9 +291,7 @@ final class LineProcessor {
                 report.noteMalformed(line)
                 return
             }
-            let (sum, overflow) = state.total.addingReportingOverflow(value)
-            state.total = sum
-            if overflow { state.overflowed = true }
+            state.add(value)
         case .count:
             state.total &+= 1
         case .table(let field):

@@ -127,7 +127,10 @@ struct ColumnFold {
 
     let kind: Kind
     var total = 0
-    var overflowed = false
+    /// The wraps of `total` (see `WrappingSum`).
+    var wraps = 0
+    /// True when the exact sum does not fit a 64-bit integer.
+    var overflowed: Bool { wraps != 0 }
     var count = 0
     var best: Int?
 
@@ -138,9 +141,7 @@ struct ColumnFold {
         count &+= 1
         switch kind {
         case .sum:
-            let (sum, overflow) = total.addingReportingOverflow(value)
-            total = sum
-            if overflow { overflowed = true }
+            WrappingSum.add(value, to: &total, wraps: &wraps)
         case .count:
             break
         case .maximum:
@@ -151,9 +152,7 @@ struct ColumnFold {
     }
 
     mutating func merge(_ other: ColumnFold) {
-        let (sum, overflow) = total.addingReportingOverflow(other.total)
-        total = sum
-        overflowed = overflowed || other.overflowed || overflow
+        WrappingSum.merge(other.total, other.wraps, into: &total, wraps: &wraps)
         count &+= other.count
         if let value = other.best {
             if kind == .maximum { if best == nil || value > best! { best = value } } else if best == nil || value < best! { best = value }

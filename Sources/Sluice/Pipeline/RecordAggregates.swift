@@ -112,9 +112,7 @@ extension Records {
         while let record = cursor.next() {
             switch kind {
             case .sum(let field):
-                let (sum, overflow) = state.total.addingReportingOverflow(record.integer(field, accessLog: true) ?? 0)
-                state.total = sum
-                if overflow { state.overflowed = true }
+                state.add(record.integer(field, accessLog: true) ?? 0)
             case .count:
                 state.total &+= 1
             case .table(let field):

@@ -16,7 +16,7 @@ struct GenCommand: ParsableCommand {
             Writes realistic common or combined log lines with Zipf-distributed hosts and paths and steadily \
             increasing timestamps. The same options always give the same bytes. With --repeat FILE N the output \
             is FILE's bytes N times instead. With --files N and -o DIR, N files DIR/log-00000 ... are written, \
-            each of SIZE/N bytes with its own seed derived from --seed.
+            each of SIZE/N bytes: one site (hosts and pages from --seed), each file with its own visits.
             """
     )
 
@@ -109,11 +109,13 @@ struct GenCommand: ParsableCommand {
                                        hostile: hostile)
 
         // One output's content: either the repeated file or generated lines.
+        // With --files every file logs the same site (built once, from --seed), each with its own visits.
+        let site = repeatSource == nil && files != nil ? try GeneratedSite(options) : nil
         func produce(_ options: GeneratorOptions, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
             if let repeatSource {
                 try LogGenerator.repeatFile(repeatSource.path, times: repeatSource.times, to: sink)
             } else {
-                try LogGenerator.generate(options, to: sink)
+                try LogGenerator.generate(options, site: site, to: sink)
             }
         }
 

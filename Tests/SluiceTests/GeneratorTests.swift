@@ -154,6 +154,34 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
+    /// A site built once and shared gives the same bytes as none for its own seed; with another file's seed the
+    /// visits differ but the hosts come from the same site, as `sluice gen --files` relies on. A site built for
+    /// other populations is refused, and so are out-of-range populations.
+    func testASharedSiteGivesTheSameBytesAndHosts() throws {
+        let base = options(size: 200_000, format: .combined, seed: 7)
+        let site = try GeneratedSite(base)
+        var shared = [UInt8]()
+        try LogGenerator.generate(base, site: site) { shared.append(contentsOf: $0) }
+        XCTAssertEqual(shared, try generate(base).bytes)
+
+        var other = base
+        other.seed = LogGenerator.derivedSeed(7, index: 1)
+        var visits = [UInt8]()
+        try LogGenerator.generate(other, site: site) { visits.append(contentsOf: $0) }
+        XCTAssertNotEqual(visits, shared)
+        func topHost(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
+            var counts = [ArraySlice<UInt8>: Int]()
+            for line in lines(bytes) { counts[line.prefix { $0 != 32 }, default: 0] += 1 }
+            return counts.max { $0.value < $1.value }!.key
+        }
+        XCTAssertEqual(topHost(visits), topHost(shared))
+
+        var fewer = base
+        fewer.hosts = 10
+        XCTAssertThrowsError(try LogGenerator.generate(fewer, site: site) { _ in })
+        XCTAssertThrowsError(try GeneratedSite(GeneratorOptions(hosts: 0)))
+    }
+
     func testSinkErrorsStopGeneration() {
         struct Stop: Error {}
         var calls = 0

@@ -167,6 +167,7 @@ public final class Engine {
             }
             var items = [WorkItem]()
             WorkItem.split(base, first, cut, chunkSize: options.chunkSize, input: index, owner: nil, into: &items)
+            for item in items { item.releasesMappedPages = true }
             execute(items)
             let faults = CSysGuard_faults(slot)
             CSysGuard_unregister(slot)
@@ -329,11 +330,22 @@ public final class Engine {
         switch item.source {
         case .bytes(let base, let start, let end):
             processor.process(base, start, end, into: &item.report)
+            if item.releasesMappedPages { releasePages(base, start, end) }
         case .wholeFile(let path):
             WholeFile.process(path, item, processor, blockSize: blockSize, gzip: gzip, maxLineLength: maxLineLength)
         case .overlongLine:
             break
         }
+    }
+
+    /// Drops the whole pages of `base[start..<end]` from a read-only file mapping (MADV_DONTNEED). A page this
+    /// piece shares with its neighbour is kept; a page dropped too early would only be faulted in again.
+    private static func releasePages(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) {
+        let page = UInt(System.pageSize)
+        let first = (UInt(bitPattern: base + start) + page - 1) & ~(page - 1)
+        let last = UInt(bitPattern: base + end) & ~(page - 1)
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(pointer, Int(last - first), MADV_DONTNEED)
     }
 
     private func merge(_ item: WorkItem) {

@@ -73,7 +73,7 @@ public struct ExecutionOptions: Sendable {
     /// bounded on any input (a decompression bomb of zeros is one endless line).
     public var maxLineLength: Int = 64 << 20
 
-    public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 64 << 20,
+    public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 256 << 20,
                 smallFileLimit: Int = 1 << 20, parallelBzip2: Bool = true, gzipDecoder: GzipDecoderKind = .isal) {
         self.threads = max(1, threads ?? System.activeCores)
         self.chunkSize = max(1, chunkSize)

@@ -17,6 +17,9 @@ final class WorkItem {
     var report = ChunkReport()
     /// An I/O or decoding error met while processing a whole file.
     var error: SluiceError?
+    /// The `.bytes` lie in a read-only file mapping: once processed, the whole pages inside them are dropped
+    /// from the mapping (they stay in the page cache), so resident memory stays small and the final unmap is cheap.
+    var releasesMappedPages = false
 
     init(input: Int, source: Source, owner: AnyObject? = nil) {
         self.input = input

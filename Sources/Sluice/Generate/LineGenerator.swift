@@ -89,19 +89,20 @@ final class LineGenerator {
 
     static let userList = ["alice", "bob", "guest", "dave", "admin", "carol"]
 
-    init(_ options: GeneratorOptions) {
+    /// A writer for `options` over the tables of `shared`, which must have the same hosts and paths.
+    init(_ options: GeneratorOptions, shared: GeneratedSite) {
         self.options = options
         combined = options.format == .combined
         hostile = options.hostile
-        hostKey = UInt32(truncatingIfNeeded: SplitMix64(state: options.seed ^ 0x4057_0000).nextValue())
-        hostRanks = ZipfTable(count: options.hosts, sixteenths: 0)
-        pathRanks = ZipfTable(count: options.paths, sixteenths: 1)
-        site = SiteCatalog(count: options.paths, seed: options.seed)
-        agents = GeneratorStrings(LineGenerator.agentList.map { $0.0 }, weights: LineGenerator.agentList.map { $0.1 })
-        referrers = GeneratorStrings(LineGenerator.referrerList.map { $0.0 }, weights: LineGenerator.referrerList.map { $0.1 })
-        searchEngines = GeneratorStrings(LineGenerator.searchList.map { $0.0 }, weights: LineGenerator.searchList.map { $0.1 })
-        words = GeneratorStrings(SiteCatalog.words)
-        users = GeneratorStrings(LineGenerator.userList)
+        hostKey = shared.hostKey
+        hostRanks = shared.hostRanks
+        pathRanks = shared.pathRanks
+        site = shared.catalog
+        agents = shared.agents
+        referrers = shared.referrers
+        searchEngines = shared.searchEngines
+        words = shared.words
+        users = shared.users
         octets = .allocate(capacity: 256)
         for value in 0..<256 {
             // Up to three ASCII digits in the low bytes, the digit count in the top byte.

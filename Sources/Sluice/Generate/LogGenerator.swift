@@ -67,18 +67,20 @@ public enum LogGenerator {
     /// `blockSize` bytes that always end at a line end. The buffer passed to `sink` is valid only during the call.
     /// Throws `SluiceError(.invalidArgument, ...)` for a negative size or a host or path population out of range,
     /// and rethrows whatever `sink` throws (the generation then stops).
-    public static func generate(_ options: GeneratorOptions, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// With `site`, the lines visit that site (its hosts, pages and the strings around them) instead of the one
+    /// `options.seed` describes, which saves rebuilding it for each of many files; `options.seed` then still
+    /// decides the order and content of the visits. `site` must have been built with the same hosts and paths.
+    public static func generate(_ options: GeneratorOptions, site: GeneratedSite? = nil,
+                                to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         if options.size < 0 {
             throw SluiceError(.invalidArgument, path: "size", "size must not be negative (got \(options.size))")
         }
-        if options.hosts < 1 || options.hosts > maximumHosts {
-            throw SluiceError(.invalidArgument, path: "hosts", "hosts must be in 1...\(maximumHosts) (got \(options.hosts))")
-        }
-        if options.paths < 1 || options.paths > maximumPaths {
-            throw SluiceError(.invalidArgument, path: "paths", "paths must be in 1...\(maximumPaths) (got \(options.paths))")
+        try checkPopulations(options)
+        if let site, site.hosts != options.hosts || site.paths != options.paths {
+            throw SluiceError(.invalidArgument, path: "site", "the site was built for other hosts or paths")
         }
         if options.size == 0 { return }
-        let generator = LineGenerator(options)
+        let generator = LineGenerator(options, shared: try site ?? GeneratedSite(options))
         try generator.run(sink)
     }
 
@@ -131,6 +133,16 @@ public enum LogGenerator {
     public static func derivedSeed(_ seed: UInt64, index: Int) -> UInt64 {
         var mixer = SplitMix64(state: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03))
         return mixer.next()
+    }
+
+    /// Throws `SluiceError(.invalidArgument, ...)` unless hosts and paths are within their limits.
+    static func checkPopulations(_ options: GeneratorOptions) throws {
+        if options.hosts < 1 || options.hosts > maximumHosts {
+            throw SluiceError(.invalidArgument, path: "hosts", "hosts must be in 1...\(maximumHosts) (got \(options.hosts))")
+        }
+        if options.paths < 1 || options.paths > maximumPaths {
+            throw SluiceError(.invalidArgument, path: "paths", "paths must be in 1...\(maximumPaths) (got \(options.paths))")
+        }
     }
 
     /// The largest accepted `GeneratorOptions.hosts`.

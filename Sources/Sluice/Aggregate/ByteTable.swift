@@ -25,6 +25,7 @@ final class ByteTable {
 
     private var slots: UnsafeMutablePointer<Slot>
     private var mask: Int
+    /// Distinct keys counted so far (a key still pending from `addSoon` is not among them).
     private(set) var count = 0
     private let arena = ByteBuffer(capacity: 1 << 16)
     /// The key handed to `addSoon` and not counted yet, with its hash.
@@ -52,7 +53,7 @@ final class ByteTable {
     /// Counts `key[0..<length]` once, one call late: it starts loading the key's slot into cache and counts
     /// the key of the previous call instead, whose slot has had a record's worth of parsing to arrive. A
     /// table far larger than the cache then costs little more than one that fits. The key's bytes must stay
-    /// in place until `flush()`, which must come before the table is read or merged.
+    /// in place until `flush()`; reading the table (`forEach`, `sortedByKey`, `top`, `merge`) flushes first.
     @inline(__always)
     func addSoon(_ key: UnsafePointer<UInt8>, _ length: Int) {
         let hash = ByteTable.hash(key, length)

@@ -78,7 +78,7 @@ enum AccessLogScanner {
     }
 
     /// The position of the lowest set bit of the 128-bit mask `high:low`, which it then clears; 127 when the
-    /// mask is empty. Branch-free, so the step from one word to the next costs no misprediction.
+    /// mask is empty. Written as selects on whether `low` is used up rather than as a loop over words.
     @inline(__always)
     private static func pop(_ low: inout UInt64, _ high: inout UInt64) -> Int {
         let inLow = low != 0

@@ -156,14 +156,6 @@ final class InvarianceTests: XCTestCase {
             }
         }
     }
-}
-
-extension String {
-    /// `index` as five zero-padded digits, so names sort numerically.
-    init(format0 index: Int) {
-        let digits = String(index)
-        self = String(repeating: "0", count: Swift.max(0, 5 - digits.count)) + digits
-    }
 
     /// A sum that leaves the 64-bit range on the way but ends inside it is exact for every schedule, and one
     /// that ends outside it is an overflow error for every schedule, whatever the order of the partial sums.
@@ -187,5 +179,36 @@ extension String {
                 XCTAssertEqual((error as? SluiceError)?.code, .numericOverflow)
             }
         }
+    }
+
+    /// With a line-length limit far below the fixture's long lines, the same lines are skipped and counted
+    /// whatever the chunk, window, reading strategy or compression that brought them.
+    func testTheLineLengthLimitDoesNotDependOnHowTheInputIsCut() throws {
+        let queries = [Query(operation: .sum("bytes")),
+                       Query(prefilter: "GET /[a-m]", operation: .select(["host", "status", "bytes"])),
+                       Query(operation: .grep(#"\x80|\xff|ply-.*\.gz"#, countOnly: false))]
+        for query in queries {
+            var options = ExecutionOptions(threads: 1)
+            options.maxLineLength = 3000
+            let reference = try fingerprint(query, Self.plain, options)
+            let (_, report) = try Fixture.run(query, [Self.plain], options: options)
+            XCTAssertGreaterThan(report.inputs[0].malformed, 1, "the fixture has lines over the limit")
+            for schedule in Fixture.schedules {
+                var limited = schedule
+                limited.maxLineLength = 3000
+                XCTAssertEqual(try fingerprint(query, Self.plain, limited), reference, "\(query.operation) \(schedule)")
+            }
+            for twin in Self.twins.dropFirst() {
+                XCTAssertEqual(try fingerprint(query, twin, options), reference, "\(query.operation) \(twin)")
+            }
+        }
+    }
+}
+
+extension String {
+    /// `index` as five zero-padded digits, so names sort numerically.
+    init(format0 index: Int) {
+        let digits = String(index)
+        self = String(repeating: "0", count: Swift.max(0, 5 - digits.count)) + digits
     }
 }

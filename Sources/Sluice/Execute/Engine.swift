@@ -31,7 +31,7 @@ public final class Engine {
         self.options = options
         let plan = try Plan(query)
         self.plan = plan
-        processors = (0..<options.threads).map { _ in LineProcessor(plan) }
+        processors = (0..<options.threads).map { _ in LineProcessor(plan, maxLineLength: options.maxLineLength) }
         switch plan.output {
         case .grepLines, .select: wantsOutput = true
         default: wantsOutput = false

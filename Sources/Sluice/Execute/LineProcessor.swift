@@ -55,8 +55,13 @@ final class LineProcessor {
     /// `"name":` for each selected field when select writes JSON lines.
     private let selectJSONKeys: [[UInt8]]?
 
-    init(_ plan: Plan) {
+    /// Lines longer than this, not counting the `\n`, are skipped and counted as malformed, whichever way
+    /// they were read (`ExecutionOptions.maxLineLength`).
+    private let maxLineLength: Int
+
+    init(_ plan: Plan, maxLineLength: Int = Int.max) {
         self.plan = plan
+        self.maxLineLength = maxLineLength
         state = AggregateState(plan.aggregate, custom: plan.query.custom)
         // The facade's custom aggregate may read whole lines itself, so `.fields` need not split them.
         parser = RecordParser(plan.format, splitsFields: plan.query.custom?.splitsFields ?? true,
@@ -86,6 +91,34 @@ final class LineProcessor {
     /// Processes the lines of `base[start..<end]`, which begins at a line start and ends after a `\n` or at the
     /// end of the input. Line numbers continue from `report.lines`, so one report can cover several consecutive pieces.
     func process(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into report: inout ChunkReport) {
+        if end &- start > maxLineLength {
+            processSkippingOverlong(base, start, end, &report)
+        } else {
+            processPiece(base, start, end, &report)
+        }
+    }
+
+    /// `process` for a piece long enough to hold a line over the limit: the runs of lines between such lines
+    /// are processed as usual, and each such line counts as one malformed line, unread. So the limit applies
+    /// the same way whatever the chunk, window or block that brought the line.
+    private func processSkippingOverlong(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
+                                         _ report: inout ChunkReport) {
+        var pieceStart = start
+        var lineStart = start
+        while lineStart < end {
+            let lineEnd = Bytes.find(Bytes.newline, base, from: lineStart, end: end)
+            if lineEnd - lineStart > maxLineLength {
+                if lineStart > pieceStart { processPiece(base, pieceStart, lineStart, &report) }
+                report.noteOverlongLine()
+                pieceStart = min(lineEnd + 1, end)
+            }
+            lineStart = lineEnd + 1
+        }
+        if pieceStart < end { processPiece(base, pieceStart, end, &report) }
+    }
+
+    /// `process` for a piece whose lines are all within the limit.
+    private func processPiece(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ report: inout ChunkReport) {
         record.base = base
         chunkEnd = end
         // One read of the property per chunk rather than one checked access per line.

@@ -69,8 +69,9 @@ public struct ExecutionOptions: Sendable {
     public var parallelBzip2: Bool
     /// The gzip decoder: ISA-L (fast) or zlib (reference).
     public var gzipDecoder: GzipDecoderKind
-    /// Lines longer than this are not buffered: they are skipped and counted as malformed, so memory stays
-    /// bounded on any input (a decompression bomb of zeros is one endless line).
+    /// Lines longer than this (not counting the `\n`) are skipped unread and counted as malformed, whether the
+    /// file was mapped, read whole or decoded, so memory stays bounded on any input (a decompression bomb of
+    /// zeros is one endless line) and the answer does not depend on how the input was cut.
     public var maxLineLength: Int = 64 << 20
 
     public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 256 << 20,

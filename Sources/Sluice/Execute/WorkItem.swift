@@ -50,8 +50,8 @@ final class WorkItem {
 /// Turns decoded blocks, which may cut lines anywhere, into line-aligned work items. A line split across
 /// blocks is copied into a small buffer of its own; everything else is referenced in place.
 ///
-/// A line longer than `maxLineLength` is not buffered: its bytes are dropped as they arrive and it becomes one
-/// `.overlongLine` item, so memory stays bounded even for a stream without any newline.
+/// A line longer than `maxLineLength` (not counting its `\n`) is not buffered: its bytes are dropped as they
+/// arrive and it becomes one `.overlongLine` item, so memory stays bounded even for a stream without any newline.
 final class LineStitcher {
     private var pending = ByteBuffer(capacity: 256)
     private var skipping = false
@@ -78,7 +78,7 @@ final class LineStitcher {
             if !skipping { pending.append(base, count) }
             return
         }
-        if skipping || pending.count + first + 1 > maxLineLength {
+        if skipping || pending.count + first > maxLineLength {
             skipping = false
             pending = ByteBuffer(capacity: 256)
             items.append(WorkItem(input: input, source: .overlongLine))

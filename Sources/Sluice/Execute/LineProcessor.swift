@@ -1,38 +1,3 @@
-/// What one worker found in one chunk. Line numbers are 0-based and local to the chunk; the engine turns them
-/// into file line numbers by adding up the line counts of the chunks before, in order.
-struct ChunkReport {
-    /// Lines in the chunk (a final line without `\n` counts).
-    var lines = 0
-    /// Records that passed every filter (for grep: matching lines).
-    var selected: Int64 = 0
-    var malformed = 0
-    var firstMalformed = -1
-    /// A PCRE2 failure (match or depth limit) and the local line it happened on.
-    var failure: String?
-    var failureLine = -1
-    /// Ordered output for grep and select.
-    var output: ByteBuffer?
-
-    /// Keeps the first PCRE2 failure and its line.
-    mutating func noteFailure(_ message: String, _ line: Int) {
-        if failure == nil {
-            failure = message
-            failureLine = line
-        }
-    }
-
-    mutating func noteMalformed(_ line: Int) {
-        if malformed == 0 { firstMalformed = line }
-        malformed += 1
-    }
-
-    /// Counts one line longer than `ExecutionOptions.maxLineLength`, which was skipped unread, as malformed.
-    mutating func noteOverlongLine() {
-        noteMalformed(lines)
-        lines += 1
-    }
-}
-
 /// One worker's line engine: parses, filters and aggregates the lines of the chunks it is given. It owns all
 /// its scratch state (record, matchers, aggregate), so workers share nothing while they run.
 final class LineProcessor {
@@ -371,30 +336,5 @@ final class LineProcessor {
         }
         output.append(125)
         output.append(Bytes.newline)
-    }
-}
-
-enum JSONEscape {
-    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// Appends the bytes as a JSON string: `"` and `\\` escaped, control bytes as `\\u00XX`, every other byte
-    /// (including bytes that are not UTF-8) copied as it is.
-    static func appendString(_ bytes: UnsafePointer<UInt8>, _ count: Int, to output: ByteBuffer) {
-        output.append(34)
-        for index in 0..<count {
-            let byte = bytes[index]
-            switch byte {
-            case 34, 92:
-                output.append(92)
-                output.append(byte)
-            case 0..<32:
-                output.append("\\u00")
-                output.append(hex[Int(byte >> 4)])
-                output.append(hex[Int(byte & 15)])
-            default:
-                output.append(byte)
-            }
-        }
-        output.append(34)
     }
 }

@@ -1,0 +1,34 @@
+/// What one worker found in one chunk. Line numbers are 0-based and local to the chunk; the engine turns them
+/// into file line numbers by adding up the line counts of the chunks before, in order.
+struct ChunkReport {
+    /// Lines in the chunk (a final line without `\n` counts).
+    var lines = 0
+    /// Records that passed every filter (for grep: matching lines).
+    var selected: Int64 = 0
+    var malformed = 0
+    var firstMalformed = -1
+    /// A PCRE2 failure (match or depth limit) and the local line it happened on.
+    var failure: String?
+    var failureLine = -1
+    /// Ordered output for grep and select.
+    var output: ByteBuffer?
+
+    /// Keeps the first PCRE2 failure and its line.
+    mutating func noteFailure(_ message: String, _ line: Int) {
+        if failure == nil {
+            failure = message
+            failureLine = line
+        }
+    }
+
+    mutating func noteMalformed(_ line: Int) {
+        if malformed == 0 { firstMalformed = line }
+        malformed += 1
+    }
+
+    /// Counts one line longer than `ExecutionOptions.maxLineLength`, which was skipped unread, as malformed.
+    mutating func noteOverlongLine() {
+        noteMalformed(lines)
+        lines += 1
+    }
+}

@@ -110,11 +110,11 @@ find "$DATA/$tree" -type f -print0 | xargs -0 cat > /dev/null
 norm_int() { grep -oE '[0-9]+' "$1" | tail -n 1; }                  # `Total N`, `N`, `path:N` -> N
 norm_lines() { awk '{ $1 = $1; print }' "$1" | md5sum | cut -d' ' -f1; }   # whitespace-insensitive lines
 
-workload=""; normaliser=""; expected=""; sluice_median=""; counter=0
+workload=""; normaliser=""; expected=""; sluice_median=""; sluice_code=""; counter=0; paired=""
 
 # begin ID TITLE NORMALISER: starts a workload; the next `reference` is sluice's command.
 begin() {
-    workload=$1; normaliser=$3; expected=""; sluice_median=""
+    workload=$1; normaliser=$3; expected=""; sluice_median=""; sluice_code=""
     say "== $2"
     printf '#\t%s\t%s\n' "$1" "$2" >> "$rows"
 }
@@ -171,8 +171,37 @@ measure() {
 }
 
 record() { # tool kind answer rss
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$1" "$2" "${median:-}" "${minimum:-}" \
-        "${maximum:-}" "${runs:-}" "$3" "${4:-}" >> "$rows"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$workload" "$1" "$2" "${median:-}" "${minimum:-}" \
+        "${maximum:-}" "${runs:-}" "$3" "${4:-}" "${paired:-}" >> "$rows"
+}
+
+# pair TOOL CODE: the ratio of CODE's time to sluice's measured in alternation: each round runs both once, in
+# turn (which goes first alternates), and the ratio is the median of the rounds' ratios. On a shared machine
+# whose speed drifts over minutes, both sides of each round see the same conditions. Sets `paired`; left empty
+# for commands too slow to repeat (over 15 s) or when the workload has no sluice command.
+pair() {
+    local tool=$1 code=$2 rounds=$RUNS json first second
+    paired=""
+    [ -n "$sluice_code" ] || return 0
+    python3 -c "import sys; sys.exit(0 if $probe_seconds < 15 else 1)" || return 0
+    python3 -c "import sys; sys.exit(0 if $probe_seconds < 3 else 1)" || rounds=3
+    : > "$work/pair.txt"
+    for ((round = 0; round < rounds; round++)); do
+        counter=$((counter + 1))
+        json=$work/pair-$counter.json
+        first=$(script_for "$sluice_code"); second=$(script_for "$code")
+        if (( round % 2 == 1 )); then local swap=$first; first=$second; second=$swap; fi
+        hyperfine -N --style none --output=pipe --warmup 0 --runs 1 --export-json "$json" "$first" "$second" >&2
+        python3 - "$json" "$(script_for "$sluice_code")" >> "$work/pair.txt" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+times = {r["command"]: r["median"] for r in results}
+sluice = times.pop(sys.argv[2])
+print(list(times.values())[0] / sluice)
+PY
+    done
+    paired=$(sort -g "$work/pair.txt" | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    say "$tool paired ratio $paired"
 }
 
 # reference TOOL CODE: sluice's command: its answer is the one peers must give; also records its peak RSS.
@@ -188,6 +217,8 @@ reference() {
     fi
     measure "$tool" "$code"
     sluice_median=$median
+    sluice_code=$code
+    paired=""
     record "$tool" sluice "reference" "$rss"
 }
 
@@ -195,7 +226,7 @@ reference() {
 # when its answer differs.
 peer() {
     local tool=$1 needs=$2 code=$3 got
-    median=""; minimum=""; maximum=""; runs=""
+    median=""; minimum=""; maximum=""; runs=""; paired=""
     if [ -n "$needs" ] && ! have "$needs"; then record "$tool" peer "skipped: $needs not installed"; return; fi
     probe "$code"
     if [ "$probe_status" != 0 ]; then
@@ -210,17 +241,19 @@ peer() {
         return
     fi
     measure "$tool" "$code"
+    pair "$tool" "$code"
     record "$tool" peer "same"
 }
 
 # anchor TOOL NEEDS CODE: a command that reads the same bytes but answers another question; timed, not checked.
 anchor() {
     local tool=$1 needs=$2 code=$3
-    median=""; minimum=""; maximum=""; runs=""
+    median=""; minimum=""; maximum=""; runs=""; paired=""
     if [ -n "$needs" ] && ! have "$needs"; then record "$tool" anchor "skipped: $needs not installed"; return; fi
     probe "$code"
     if [ "$probe_status" != 0 ]; then record "$tool" anchor "failed (exit $probe_status)"; return; fi
     measure "$tool" "$code"
+    pair "$tool" "$code"
     record "$tool" anchor "anchor (not compared)"
 }
 
@@ -414,6 +447,10 @@ w(f"- Times are hyperfine medians (`hyperfine -N`, no shell; pipelines run as `b
   "3 runs, over 15 s one run, and over 60 s only the checking run is timed, so the whole comparison stays "
   "within about 25 minutes.")
 w("- **Ratio** is the tool's median divided by sluice's: above 1, sluice is that many times faster.")
+w("- **Paired ratio** is measured again in alternation: rounds that run sluice and the tool once each, one "
+  "after the other (which goes first alternates), giving the median of the rounds' ratios. Both sides of a "
+  "round see the same load, so it is the steadier figure when this shared machine's speed drifts during a run; "
+  "commands over 15 s are not paired.")
 w("- Peak RSS is sluice's maximum resident set (`/usr/bin/time -f %M`) in one extra run.")
 w("")
 w("## Inputs")
@@ -430,8 +467,8 @@ for line in open(inputs_path):
 w("")
 w("## Results")
 w("")
-w("| Workload | Tool | Median (s) | Min–max (s) | Runs | Ratio (tool ÷ sluice) | Answer | sluice peak RSS |")
-w("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
+w("| Workload | Tool | Median (s) | Min–max (s) | Runs | Ratio (tool ÷ sluice) | Paired ratio | Answer | sluice peak RSS |")
+w("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 reference = None
 title = current = ""
 notes = []
@@ -445,7 +482,7 @@ for line in open(rows_path):
         title = current = parts[2]
         reference = None
         continue
-    _, tool, kind, median, low, high, runs, answer, rss = parts
+    _, tool, kind, median, low, high, runs, answer, rss, paired = (parts + [""])[:10]
     median, low, high = seconds(median), seconds(low), seconds(high)
     if kind == "sluice":
         reference = median
@@ -456,7 +493,8 @@ for line in open(rows_path):
     span = f"{fmt(low)}–{fmt(high)}" if low is not None else "—"
     if "excluded" in answer or "skipped" in answer or "failed" in answer:
         notes.append(f"- {current}: **{tool}** {answer}.")
-    w(f"| {cell(title)} | {cell(tool)} | {fmt(median)} | {span} | {runs or '—'} | {ratio} | {cell(answer)} | {rss_text} |")
+    paired_text = "**1**" if kind == "sluice" else (f"{float(paired):.2f}×" if paired else "—")
+    w(f"| {cell(title)} | {cell(tool)} | {fmt(median)} | {span} | {runs or '—'} | {ratio} | {paired_text} | {cell(answer)} | {rss_text} |")
     title = ""
 w("")
 if notes:

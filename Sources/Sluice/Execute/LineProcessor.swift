@@ -135,9 +135,14 @@ final class LineProcessor {
             sumsStatus = field.index == AccessField.status
         }
         var sum: Int64 = 0, wraps: Int64 = 0, summed: Int64 = 0
+        // A plain count or these sums read no field but status and bytes, so the scanner may skip the others.
+        var countsOnly = false
+        if case .count = state.kind { countsOnly = true }
+        let allFields = filtered || !(sumsBytes || sumsStatus || countsOnly)
         while lineStart < end {
             if AccessLogScanner.scan(base, lineStart, end, into: record, cursor: &cursor,
-                                     wantCombined: wantCombined, requireCombined: requireCombined) {
+                                     wantCombined: wantCombined, requireCombined: requireCombined,
+                                     allFields: allFields) {
                 if !filtered || passes(line, &report) {
                     if sumsBytes || sumsStatus {
                         WrappingSum.add(sumsBytes ? record.bytes : record.status, to: &sum, wraps: &wraps)

@@ -22,12 +22,15 @@ enum AccessLogScanner {
     /// Scans the line starting at `start` (it ends at the first `\n` before `limit`, or at `limit`) into
     /// `record`, setting `record.lineStart` and `record.lineEnd` whether or not the line is a record. With
     /// `requireCombined`, the line must go on with ` "referer" "agent"`; with `wantCombined` those fields are
-    /// taken when present and left empty otherwise.
+    /// taken when present and left empty otherwise. With `allFields` false, a caller that reads only status and
+    /// bytes (and the line's span) lets the usual line skip storing the other fields' spans, which may then be
+    /// stale.
     @inline(__always)
     static func scan(_ base: UnsafePointer<UInt8>, _ start: Int, _ limit: Int, into record: Record,
-                     cursor: inout SpaceCursor, wantCombined: Bool, requireCombined: Bool) -> Bool {
+                     cursor: inout SpaceCursor, wantCombined: Bool, requireCombined: Bool,
+                     allFields: Bool = true) -> Bool {
         record.lineStart = start
-        if let bytesEnd = (start &+ quickReach <= limit ? quickFields(base, start, record) : nil)
+        if let bytesEnd = (start &+ quickReach <= limit ? quickFields(base, start, record, allFields) : nil)
             ?? fields(base, start, limit, record, &cursor) {
             let lineEnd = (bytesEnd == limit || base[bytesEnd] == Bytes.newline)
                 ? bytesEnd : Bytes.find(Bytes.newline, base, from: bytesEnd, end: limit)
@@ -47,7 +50,8 @@ enum AccessLogScanner {
     /// exactly one space and the `] "` after it is the first; then it returns what `fields` would return.
     /// Otherwise it returns nil and `fields` decides. Reads `base[start..<start + quickReach]`.
     @inline(__always)
-    private static func quickFields(_ base: UnsafePointer<UInt8>, _ start: Int, _ record: Record) -> Int? {
+    private static func quickFields(_ base: UnsafePointer<UInt8>, _ start: Int, _ record: Record,
+                                    _ allFields: Bool) -> Int? {
         let p = base + start
         var low = CByteScan_whitespace64(p), high = CByteScan_whitespace64(p + 64)
         let p0 = pop(&low, &high), p1 = pop(&low, &high), p2 = pop(&low, &high), p3 = pop(&low, &high)
@@ -65,13 +69,15 @@ enum AccessLogScanner {
         let earlier = (p[p3 &- 1] == closeBracket) && (p[p3 &+ 1] == quote)
         guard gaps >= 0, wrong == 0, !earlier, Bytes.isSpace(p[p9]) else { return nil }
         let starts = record.starts, ends = record.ends
-        starts[0] = start; ends[0] = start &+ p0
-        starts[1] = start &+ p0 &+ 1; ends[1] = start &+ p1
-        starts[2] = start &+ p1 &+ 1; ends[2] = start &+ p2
-        starts[3] = start &+ p2 &+ 2; ends[3] = start &+ p4 &- 1
-        starts[4] = start &+ p4 &+ 2; ends[4] = start &+ p5
-        starts[5] = start &+ p5 &+ 1; ends[5] = start &+ p6
-        starts[6] = start &+ p6 &+ 1; ends[6] = start &+ p7 &- 1
+        if allFields {
+            starts[0] = start; ends[0] = start &+ p0
+            starts[1] = start &+ p0 &+ 1; ends[1] = start &+ p1
+            starts[2] = start &+ p1 &+ 1; ends[2] = start &+ p2
+            starts[3] = start &+ p2 &+ 2; ends[3] = start &+ p4 &- 1
+            starts[4] = start &+ p4 &+ 2; ends[4] = start &+ p5
+            starts[5] = start &+ p5 &+ 1; ends[5] = start &+ p6
+            starts[6] = start &+ p6 &+ 1; ends[6] = start &+ p7 &- 1
+        }
         starts[7] = start &+ p7 &+ 1; ends[7] = start &+ p8
         starts[8] = start &+ p8 &+ 1; ends[8] = start &+ p9
         return start &+ p9

@@ -180,19 +180,20 @@ record() { # tool kind answer rss
 # whose speed drifts over minutes, both sides of each round see the same conditions. Sets `paired`; left empty
 # for commands too slow to repeat (over 15 s) or when the workload has no sluice command.
 pair() {
-    local tool=$1 code=$2 rounds=$RUNS json first second
+    local tool=$1 code=$2 rounds=$RUNS json first second ours theirs
     paired=""
     [ -n "$sluice_code" ] || return 0
     python3 -c "import sys; sys.exit(0 if $probe_seconds < 15 else 1)" || return 0
     python3 -c "import sys; sys.exit(0 if $probe_seconds < 3 else 1)" || rounds=3
     : > "$work/pair.txt"
+    ours=$(script_for "$sluice_code"); theirs=$(script_for "$code")
     for ((round = 0; round < rounds; round++)); do
         counter=$((counter + 1))
         json=$work/pair-$counter.json
-        first=$(script_for "$sluice_code"); second=$(script_for "$code")
-        if (( round % 2 == 1 )); then local swap=$first; first=$second; second=$swap; fi
+        first=$ours; second=$theirs
+        if (( round % 2 == 1 )); then first=$theirs; second=$ours; fi
         hyperfine -N --style none --output=pipe --warmup 0 --runs 1 --export-json "$json" "$first" "$second" >&2
-        python3 - "$json" "$(script_for "$sluice_code")" >> "$work/pair.txt" <<'PY'
+        python3 - "$json" "$ours" >> "$work/pair.txt" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 times = {r["command"]: r["median"] for r in results}
@@ -476,6 +477,10 @@ notes = []
 def cell(text):
     return text.replace("|", "\\|")
 
+def labels_of(rows):
+    """The rows' labels (second column), each once, in first-seen order."""
+    return list(dict.fromkeys(r[1] for r in rows))
+
 for line in open(rows_path):
     parts = line.rstrip("\n").split("\t")
     if parts[0] == "#":
@@ -512,11 +517,7 @@ if sizes:
     w("")
     w("| Input | Bytes | sum bytes (s) | sum bytes (MB/s) | top host -k 10 (s) | top host (MB/s) |")
     w("| --- | ---: | ---: | ---: | ---: | ---: |")
-    labels = []
-    for r in sizes:
-        if r[1] not in labels:
-            labels.append(r[1])
-    for label in labels:
+    for label in labels_of(sizes):
         cells = {r[2]: r[3] for r in sizes if r[1] == label}
         size = int(cells["bytes"])
         s, t = float(cells["sum bytes"]), float(cells["top host -k 10"])
@@ -528,11 +529,7 @@ if threads:
     w("")
     w("| Command | --threads 1 (s) | --threads 2 (s) | Speed-up |")
     w("| --- | ---: | ---: | ---: |")
-    labels = []
-    for r in threads:
-        if r[1] not in labels:
-            labels.append(r[1])
-    for label in labels:
+    for label in labels_of(threads):
         cells = {r[2]: float(r[3]) for r in threads if r[1] == label}
         one, two = cells.get("1"), cells.get("2")
         w(f"| {cell(label)} | {fmt(one)} | {fmt(two)} | {one / two:.2f}× |")

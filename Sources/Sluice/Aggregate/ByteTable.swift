@@ -28,10 +28,17 @@ final class ByteTable {
     /// Distinct keys counted so far (a key still pending from `addSoon` is not among them).
     private(set) var count = 0
     private let arena = ByteBuffer(capacity: 1 << 16)
-    /// The key handed to `addSoon` and not counted yet, with its hash.
+    /// The key handed to `addSoon` and not counted yet, with its digest.
     @exclusivity(unchecked) private var pendingKey: UnsafePointer<UInt8>?
     @exclusivity(unchecked) private var pendingLength = 0
-    @exclusivity(unchecked) private var pendingHash: UInt64 = 0
+    @exclusivity(unchecked) private var pendingDigest = Digest(hash: 0, low: 0, high: 0)
+
+    /// What a lookup needs of a key, computed once: its hash and, for an inline key, its two words.
+    private struct Digest {
+        var hash: UInt64
+        var low: UInt64
+        var high: UInt64
+    }
 
     init(capacity: Int = 1024) {
         var size = 16
@@ -47,7 +54,7 @@ final class ByteTable {
     /// Reads only the key's own bytes.
     @inline(__always)
     func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64 = 1) {
-        add(key, length, delta, hash: ByteTable.hash(key, length))
+        add(key, length, delta, ByteTable.digest(key, length))
     }
 
     /// Counts `key[0..<length]` once, one call late: it starts loading the key's slot into cache and counts
@@ -56,28 +63,28 @@ final class ByteTable {
     /// in place until `flush()`; reading the table (`forEach`, `sortedByKey`, `top`, `merge`) flushes first.
     @inline(__always)
     func addSoon(_ key: UnsafePointer<UInt8>, _ length: Int) {
-        let hash = ByteTable.hash(key, length)
-        CByteScan_prefetch(slots + (Int(truncatingIfNeeded: hash) & mask))
-        if let pendingKey { add(pendingKey, pendingLength, 1, hash: pendingHash) }
+        let digest = ByteTable.digest(key, length)
+        CByteScan_prefetch(slots + (Int(truncatingIfNeeded: digest.hash) & mask))
+        if let pendingKey { add(pendingKey, pendingLength, 1, pendingDigest) }
         pendingKey = key
         pendingLength = length
-        pendingHash = hash
+        pendingDigest = digest
     }
 
     /// Counts the key still pending from `addSoon`, if any.
     func flush() {
         guard let key = pendingKey else { return }
         pendingKey = nil
-        add(key, pendingLength, 1, hash: pendingHash)
+        add(key, pendingLength, 1, pendingDigest)
     }
 
-    /// `add` with the key's hash (`ByteTable.hash`) already known.
+    /// `add` with the key's digest already computed.
     @inline(__always)
-    private func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64, hash: UInt64) {
-        let meta = (hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
-        var index = Int(truncatingIfNeeded: hash) & mask
+    private func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64, _ digest: Digest) {
+        let meta = (digest.hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
+        var index = Int(truncatingIfNeeded: digest.hash) & mask
         if length <= ByteTable.inlineCapacity {
-            let (low, high) = ByteTable.words(key, length)
+            let low = digest.low, high = digest.high
             while true {
                 let slot = slots[index]
                 if slot.meta == meta && slot.low == low && slot.high == high {
@@ -254,12 +261,12 @@ final class ByteTable {
         return true
     }
 
-    /// The hash of any key: `mix` of its words for an inline key, `longHash` otherwise.
+    /// The digest of any key: its words and their `mix` for an inline key, `longHash` otherwise.
     @inline(__always)
-    static func hash(_ key: UnsafePointer<UInt8>, _ length: Int) -> UInt64 {
-        guard length <= inlineCapacity else { return longHash(key, length) }
+    private static func digest(_ key: UnsafePointer<UInt8>, _ length: Int) -> Digest {
+        guard length <= inlineCapacity else { return Digest(hash: longHash(key, length), low: 0, high: 0) }
         let (low, high) = words(key, length)
-        return mix(low, high, length)
+        return Digest(hash: mix(low, high, length), low: low, high: high)
     }
 
     /// A 64-bit hash of the bytes, reading 8 bytes at a time; its top bit is always set.

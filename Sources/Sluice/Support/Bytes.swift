@@ -54,23 +54,6 @@ enum Bytes {
     @inline(__always)
     static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || (byte &- 9) < 5 }
 
-    /// `parseInteger` with a branch-free fast path for the usual case of 1 to 18 plain digits.
-    @inline(__always)
-    static func parseDigits(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
-        let count = end &- start
-        guard count > 0 && count <= 18 else { return parseInteger(base, start, end) }
-        var value: Int64 = 0
-        var bad: UInt8 = 0
-        var index = start
-        while index < end {
-            let digit = base[index] &- 48
-            bad |= digit > 9 ? 1 : 0
-            value = value &* 10 &+ Int64(digit)
-            index &+= 1
-        }
-        return bad == 0 ? value : parseInteger(base, start, end)
-    }
-
     /// Parses `[+-]?[0-9]+` spanning exactly `base[start..<end]`; nil if anything else or if it overflows Int64.
     @inline(__always)
     static func parseInteger(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {

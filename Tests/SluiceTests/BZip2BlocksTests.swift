@@ -8,7 +8,7 @@ import Glibc
 import Dispatch
 
 /// Compresses `bytes` in memory with libbz2 at `level` (blockSize100k 1...9).
-fileprivate func bzip2(_ bytes: [UInt8], level: Int) -> [UInt8] {
+func bzip2(_ bytes: [UInt8], level: Int) -> [UInt8] {
     var source = bytes
     source.append(0)  // libbz2 rejects a NULL source pointer, which an empty array could yield
     var destinationLength = UInt32(bytes.count + bytes.count / 100 + 600)
@@ -27,7 +27,7 @@ fileprivate func bzip2(_ bytes: [UInt8], level: Int) -> [UInt8] {
 }
 
 /// Deterministic log-like text of about `size` bytes.
-fileprivate func bzip2TestLog(size: Int, seed: UInt64) -> [UInt8] {
+func bzip2TestLog(size: Int, seed: UInt64) -> [UInt8] {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
     func next(_ bound: Int) -> Int {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407

@@ -260,13 +260,20 @@ public final class Engine {
             defer { errors.deallocate() }
             let next = Atomic<Int>(0)
             let decodeBuffers = buffers
-            DispatchQueue.concurrentPerform(iterations: min(options.threads, batch.count)) { _ in
+            let processors = self.processors
+            DispatchQueue.concurrentPerform(iterations: min(options.threads, processors.count, batch.count)) { worker in
+                // Each worker's own decoder, or libbz2 when it could not be allocated.
+                let decoder = processors[worker].bzip2Decoder
                 while true {
                     let claimed = next.add(1, ordering: .relaxed).oldValue
                     if claimed >= batch.count { break }
                     decodeBuffers[claimed].removeAll()
                     do {
-                        try BZip2Blocks.decode(batch[claimed], in: data, into: decodeBuffers[claimed], path: path)
+                        if let decoder {
+                            try decoder.decode(batch[claimed], in: data, into: decodeBuffers[claimed], path: path)
+                        } else {
+                            try BZip2Blocks.decode(batch[claimed], in: data, into: decodeBuffers[claimed], path: path)
+                        }
                     } catch let error as SluiceError {
                         errors[claimed] = error
                     } catch {}

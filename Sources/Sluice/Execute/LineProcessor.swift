@@ -6,6 +6,9 @@ final class LineProcessor {
     /// Per-worker buffers for whole-file reads and decoding, reused from file to file.
     let readScratch = ByteBuffer(capacity: 1 << 16)
     var decodeScratch = ByteBuffer(capacity: 1 << 16)
+    /// Per-worker bzip2 block decoder, created on first use and kept for the run (its tables are large); nil
+    /// only when it cannot be allocated, and then libbz2 decodes the blocks.
+    lazy var bzip2Decoder: BZip2BlockDecoder? = BZip2BlockDecoder()
     private let parser: RecordParser
     private let record: Record
     private let prefilter: Matcher?

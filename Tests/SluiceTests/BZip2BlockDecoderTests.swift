@@ -1,0 +1,140 @@
+@testable import Sluice
+import XCTest
+
+/// Sluice's own block decoder against libbz2 (the reference, through `BZip2Blocks.decode`), on the blocks that
+/// `BZip2Blocks.locate` finds.
+final class BZip2BlockDecoderTests: XCTestCase {
+    /// Every located block of `compressed` decoded by `decode`, one output per block.
+    private func eachBlock(_ compressed: [UInt8],
+                           _ decode: (BZip2Block, UnsafeRawBufferPointer, ByteBuffer) throws -> Void) throws -> [[UInt8]] {
+        try compressed.withUnsafeBytes { data in
+            try XCTUnwrap(BZip2Blocks.locate(data)).map { block in
+                let output = ByteBuffer(capacity: 16)
+                try decode(block, data, output)
+                return output.array
+            }
+        }
+    }
+
+    private func fast(_ compressed: [UInt8], _ decoder: BZip2BlockDecoder) throws -> [UInt8] {
+        Array(try eachBlock(compressed) { try decoder.decode($0, in: $1, into: $2, path: "f.bz2") }.joined())
+    }
+
+    private func reference(_ compressed: [UInt8]) throws -> [UInt8] {
+        Array(try eachBlock(compressed) { try BZip2Blocks.decode($0, in: $1, into: $2, path: "r.bz2") }.joined())
+    }
+
+    func testEveryLevelMatchesLibbz2() throws {
+        let decoder = try XCTUnwrap(BZip2BlockDecoder())
+        let original = bzip2TestLog(size: 1_100_000, seed: 21)
+        for level in 1...9 {
+            let compressed = bzip2(original, level: level)
+            XCTAssertTrue(try reference(compressed) == original, "libbz2, level \(level)")
+            XCTAssertTrue(try fast(compressed, decoder) == original, "level \(level)")
+        }
+    }
+
+    func testRunsRandomBytesAndEveryByteValue() throws {
+        let decoder = try XCTUnwrap(BZip2BlockDecoder())
+        var state: UInt64 = 99
+        var random = [UInt8](repeating: 0, count: 250_000)
+        for index in random.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            random[index] = UInt8(truncatingIfNeeded: state >> 56)
+        }
+        // Runs of every length around the initial RLE's thresholds (4 equal bytes, then a count up to 255).
+        var runs = [UInt8]()
+        for length in 1...300 { runs += [UInt8](repeating: UInt8(truncatingIfNeeded: length), count: length) }
+        let inputs: [(String, [UInt8])] = [
+            ("random", random),
+            ("one long run", [UInt8](repeating: 0x41, count: 3_000_000) + Array("end\n".utf8)),
+            ("runs 1...300", runs),
+            ("every byte value", (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7) }),
+            ("one byte", [0x0A]),
+            ("periodic", Array(repeating: Array("ab\n".utf8), count: 200_000).flatMap { $0 }),
+            ("mixed", runs + random.prefix(80_000) + [UInt8](repeating: 0, count: 500_000) + runs),
+        ]
+        for (name, input) in inputs {
+            for level in [1, 9] {
+                XCTAssertTrue(try fast(bzip2(input, level: level), decoder) == input, "\(name) level \(level)")
+            }
+        }
+    }
+
+    /// A damaged block is reported with the file and its offset and leaves the output as it was; the decoder
+    /// then goes on to decode the next block correctly.
+    func testDamagedBlockThrowsAndTheNextStillDecodes() throws {
+        let decoder = try XCTUnwrap(BZip2BlockDecoder())
+        let compressed = bzip2(bzip2TestLog(size: 450_000, seed: 22), level: 1)
+        let blocks = try XCTUnwrap(compressed.withUnsafeBytes { BZip2Blocks.locate($0) })
+        let clean = try eachBlock(compressed) { try BZip2Blocks.decode($0, in: $1, into: $2, path: "c.bz2") }
+        var checked = 0
+        for (index, block) in blocks.enumerated() {
+            for fraction in [0.1, 0.5, 0.97] {
+                var damaged = compressed
+                damaged[(block.bitStart + Int(Double(block.bitEnd - block.bitStart) * fraction)) / 8] ^= 0x24
+                try damaged.withUnsafeBytes { data in
+                    // Damage may move the block's end or break the stream CRC: then locate declines, as it should.
+                    guard BZip2Blocks.locate(data) == blocks else { return }
+                    checked += 1
+                    let output = ByteBuffer()
+                    output.append("kept")
+                    XCTAssertThrowsError(try decoder.decode(block, in: data, into: output, path: "d.bz2")) { error in
+                        let error = error as? SluiceError
+                        XCTAssertEqual(error?.code, .corruptBzip2, "block \(index) at \(fraction)")
+                        XCTAssertEqual(error?.path, "d.bz2")
+                        XCTAssertEqual(error?.offset, block.bitStart / 8)
+                    }
+                    XCTAssertEqual(output.array, Array("kept".utf8))
+                    let next = (index + 1) % blocks.count
+                    let neighbour = ByteBuffer()
+                    try decoder.decode(blocks[next], in: data, into: neighbour, path: "d.bz2")
+                    XCTAssertTrue(neighbour.array == clean[next])
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, blocks.count)
+        // A located end that is not where the block ends, a stored CRC that differs, a start off the magic.
+        try compressed.withUnsafeBytes { data in
+            let block = blocks[0]
+            for wrong in [BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd - 1, level: 1, crc: block.crc),
+                          BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd, level: 1, crc: block.crc ^ 4),
+                          BZip2Block(bitStart: block.bitStart + 1, bitEnd: block.bitEnd, level: 1, crc: block.crc),
+                          BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd, level: 0, crc: block.crc)] {
+                let output = ByteBuffer()
+                XCTAssertThrowsError(try decoder.decode(wrong, in: data, into: output, path: "w.bz2")) { error in
+                    XCTAssertEqual((error as? SluiceError)?.code, .corruptBzip2)
+                }
+                XCTAssertEqual(output.count, 0)
+            }
+            let output = ByteBuffer()
+            try decoder.decode(block, in: data, into: output, path: "w.bz2")
+            XCTAssertTrue(output.array == clean[0])
+        }
+    }
+
+    /// Blocks decoded against a truncated copy of their file: every block the cut reaches fails with an error,
+    /// the others decode; none crashes or hangs.
+    func testTruncatedDataNeverCrashes() throws {
+        let decoder = try XCTUnwrap(BZip2BlockDecoder())
+        let compressed = bzip2(bzip2TestLog(size: 320_000, seed: 23), level: 1)
+        let blocks = try XCTUnwrap(compressed.withUnsafeBytes { BZip2Blocks.locate($0) })
+        var cuts = Set(Swift.stride(from: 0, to: compressed.count, by: max(1, compressed.count / 150)))
+        for block in blocks { cuts.formUnion(max(0, block.bitEnd / 8 - 3)...min(compressed.count, block.bitEnd / 8 + 1)) }
+        for cut in cuts.sorted() {
+            Array(compressed[..<cut]).withUnsafeBytes { data in
+                for (index, block) in blocks.enumerated() {
+                    let output = ByteBuffer()
+                    do {
+                        try decoder.decode(block, in: data, into: output, path: "t.bz2")
+                        XCTAssertLessThanOrEqual(block.bitEnd, cut * 8, "block \(index) decoded past the cut \(cut)")
+                    } catch {
+                        XCTAssertEqual((error as? SluiceError)?.code, .corruptBzip2)
+                        XCTAssertGreaterThan(block.bitEnd, cut * 8, "block \(index) failed before the cut \(cut)")
+                        XCTAssertEqual(output.count, 0)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 import CBZip2
 
-/// Sluice's own bzip2 block decoder (CShims/CBZip2/fast_decoder.c). Decoding a block is dominated by the inverse
+/// Sluice's own bzip2 block decoder (CShims/CBZip2/fast_*.c). Decoding a block is dominated by the inverse
 /// Burrows-Wheeler transform, one dependent load from a 3.6 MB table per byte, which libbz2 walks as one chain;
 /// this decoder cuts the block's text into segments and walks twelve of them at once, so that their cache misses
 /// overlap. libbz2 stays the reference in the tests and decodes the obsolete randomised blocks this one declines.
@@ -27,25 +27,24 @@ final class BZip2BlockDecoder {
             throw BZip2BlockDecoder.corrupt(path, block, "empty bzip2 input")
         }
         var bitEnd: UInt64 = 0, storedCRC: UInt32 = 0
-        var result = CBZip2Fast_prepare(decoder, 0, source, data.count, UInt64(block.bitStart), Int32(block.level),
-                                        &bitEnd, &storedCRC)
+        var result = CBZip2Fast_decodeBlock(decoder, source, data.count, UInt64(block.bitStart), Int32(block.level),
+                                            &bitEnd, &storedCRC)
         if result == CBZip2Fast_unsupported.rawValue {
             // A randomised block: libbz2 still reads those.
             return try BZip2Blocks.decode(block, in: data, into: output, path: path)
         }
         guard result == CBZip2Fast_ok.rawValue else { throw BZip2BlockDecoder.corrupt(path, block, result) }
         // The located end is where the next magic starts, so a block that ends elsewhere is not what was located.
-        // (The next prepare empties the slot.)
+        // (The next block replaces this one, unread.)
         guard bitEnd == UInt64(block.bitEnd), storedCRC == block.crc else {
             throw BZip2BlockDecoder.corrupt(path, block, "bzip2 block does not end where the next block begins")
         }
-        CBZip2Fast_invert(decoder, 1)
         var size: UInt64 = 0
-        result = CBZip2Fast_outputSize(decoder, 0, &size)
+        result = CBZip2Fast_outputSize(decoder, &size)
         if result == CBZip2Fast_ok.rawValue {
             output.reserve(Int(size))
             var written = 0
-            result = CBZip2Fast_output(decoder, 0, output.base + output.count, output.capacity - output.count, &written)
+            result = CBZip2Fast_output(decoder, output.base + output.count, output.capacity - output.count, &written)
             if result == CBZip2Fast_ok.rawValue { output.count += written }
         }
         guard result == CBZip2Fast_ok.rawValue else { throw BZip2BlockDecoder.corrupt(path, block, result) }

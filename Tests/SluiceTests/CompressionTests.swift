@@ -158,4 +158,30 @@ final class CompressionTests: XCTestCase {
             XCTAssertLessThan(result.maxRSS, 128 * 1024, "peak RSS in KiB")
         }
     }
+
+    /// A bzip2 block of one repeated byte decodes to 46 MB; the block-parallel path stops claiming blocks once a
+    /// batch holds 32 MiB, so 512 MiB of zeros (and a tail that makes the file large enough to be split) decode
+    /// with bounded memory, and every line after them still counts (the first noise line joins the zeros).
+    func testBZip2BombStaysBounded() {
+        let dir = Fixture.directory()
+        var stored = [UInt8]()
+        let writer = try! BZip2Writer(level: 9) { stored.append(contentsOf: $0) }
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        for _ in 0..<512 { zeros.withUnsafeBytes { try! writer.write($0) } }
+        var state: UInt64 = 7
+        var noise = [UInt8](repeating: 0, count: 160_000)
+        for index in noise.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            noise[index] = index % 100 == 99 ? 10 : UInt8(truncatingIfNeeded: state >> 56) | 0x80
+        }
+        noise.withUnsafeBytes { try! writer.write($0) }
+        try! writer.finish()
+        XCTAssertGreaterThan(stored.count, 100 << 10, "large enough for the block-parallel path")
+        let path = Fixture.write(stored, to: dir + "/bomb.bz2")
+        let result = sluice(["count", "--max-line-length", "8M", path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "Total 0\n")
+        XCTAssertTrue(result.stderr.contains("1600 malformed lines skipped"), result.stderr)
+        XCTAssertLessThan(result.maxRSS, 256 * 1024, "peak RSS in KiB")
+    }
 }

@@ -249,8 +249,11 @@ public final class Engine {
             return fallbackStream(index, path: path, fd: fd)
         }
         let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
-        // Workers wait for the slowest block of a batch, so a batch holds several blocks per worker.
+        // Workers wait for the slowest block of a batch, so a batch holds several blocks per worker. A block can
+        // decode to 46 MB (runs of one byte), so workers stop claiming blocks once the batch's decoded bytes reach
+        // a budget: memory stays bounded for any input, and usual logs (under 1 MB per block) never reach it.
         let batchSize = max(2, options.threads * 8)
+        let decodedBudget = 32 << 20
         var buffers = (0..<batchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
         var position = 0
         while position < blocks.count && !stopped {
@@ -259,12 +262,13 @@ public final class Engine {
             errors.initialize(repeating: nil)
             defer { errors.deallocate() }
             let next = Atomic<Int>(0)
+            let decoded = Atomic<Int>(0)
             let decodeBuffers = buffers
             let processors = self.processors
             DispatchQueue.concurrentPerform(iterations: min(options.threads, processors.count, batch.count)) { worker in
                 // Each worker's own decoder, or libbz2 when it could not be allocated.
                 let decoder = processors[worker].bzip2Decoder
-                while true {
+                while decoded.load(ordering: .relaxed) < decodedBudget {
                     let claimed = next.add(1, ordering: .relaxed).oldValue
                     if claimed >= batch.count { break }
                     decodeBuffers[claimed].removeAll()
@@ -277,15 +281,18 @@ public final class Engine {
                     } catch let error as SluiceError {
                         errors[claimed] = error
                     } catch {}
+                    decoded.add(decodeBuffers[claimed].count, ordering: .relaxed)
                 }
             }
+            // Claims are made in order, so the blocks decoded are a prefix of the batch.
+            let done = min(next.load(ordering: .relaxed), batch.count)
             var items = [WorkItem]()
             var failure: SluiceError?
-            for (offset, buffer) in buffers.prefix(batch.count).enumerated() {
+            for (offset, buffer) in buffers.prefix(done).enumerated() {
                 if let error = errors[offset] { failure = error; break }
                 stitcher.add(buffer, into: &items)
             }
-            position += batch.count
+            position += done
             if failure != nil || position >= blocks.count { stitcher.finish(into: &items) }
             execute(items)
             if let failure { return fail(index, failure) }
@@ -294,7 +301,7 @@ public final class Engine {
             }
             // The items are done and the stitcher copied the partial line, so the buffers can be reused.
             buffers = buffers.map { $0.capacity > (16 << 20) ? ByteBuffer(capacity: 1 << 20) : $0 }
-            let consumed = (batch.last!.bitEnd / 8) & ~(System.pageSize - 1)
+            let consumed = (batch[done - 1].bitEnd / 8) & ~(System.pageSize - 1)
             if consumed > 0 { madvise(mapped, consumed, MADV_DONTNEED) }
         }
     }

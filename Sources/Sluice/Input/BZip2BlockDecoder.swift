@@ -36,8 +36,11 @@ final class BZip2BlockDecoder {
         guard result == CBZip2Fast_ok.rawValue else { throw BZip2BlockDecoder.corrupt(path, block, result) }
         // The located end is where the next magic starts, so a block that ends elsewhere is not what was located.
         // (The next block replaces this one, unread.)
-        guard bitEnd == UInt64(block.bitEnd), storedCRC == block.crc else {
+        guard bitEnd == UInt64(block.bitEnd) else {
             throw BZip2BlockDecoder.corrupt(path, block, "bzip2 block does not end where the next block begins")
+        }
+        guard storedCRC == block.crc else {
+            throw BZip2BlockDecoder.corrupt(path, block, "bzip2 block CRC differs from the one located")
         }
         var size: UInt64 = 0
         result = CBZip2Fast_outputSize(decoder, &size)

@@ -54,6 +54,16 @@ test: install-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 
+# The bzip2 decoder's robustness check under AddressSanitizer and UndefinedBehaviorSanitizer (Tests/Fuzz/), about
+# half a minute; not part of `make test`, whose Swift tests already cover damage and truncation.
+.PHONY: fuzz
+fuzz: install-deps
+	mkdir -p .build/fuzz
+	$(CC) -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wall -Wextra \
+		-ICShims/CBZip2/include -ICShims/CBZip2 Tests/Fuzz/bzip2_decoder.c CShims/CBZip2/fast_*.c -lbz2 \
+		-o .build/fuzz/bzip2_decoder
+	ASAN_OPTIONS=detect_leaks=1 .build/fuzz/bzip2_decoder
+
 clean:
 	rm -rf .build $(DEMO)
 

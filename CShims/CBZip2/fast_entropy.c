@@ -306,6 +306,9 @@ static int decodeSymbols(BitReader *br, const BlockHeader *h, const HuffTable *t
         }
     }
 finish:
+    /* Past the end of the data every bit reads as zero, so whatever went wrong after that is the data's end. */
+    if (rc && overran(&r))
+        rc = CBZip2Fast_unexpectedEnd;
     br->pos = r.pos;
     k->n = n;
     return rc;

@@ -137,4 +137,40 @@ final class BZip2BlockDecoderTests: XCTestCase {
             }
         }
     }
+
+    /// Everything `stream` decodes, with small fills, and the error it ends with.
+    private func drain(_ stream: DecodedStream) -> (bytes: [UInt8], error: SluiceError?) {
+        let output = ByteBuffer()
+        while stream.fill(output, limit: output.count + 100_000) {}
+        return (output.array, stream.error)
+    }
+
+    /// The sequential stream over Sluice's decoder against libbz2's stream decoder: the same bytes for whole
+    /// inputs (concatenated streams, empty streams, every level, read in pieces of many sizes); for inputs cut
+    /// short or followed by garbage, the same kind of error, with the bytes before it a prefix of libbz2's
+    /// (libbz2 also hands out part of the block that is cut).
+    func testSequentialStreamMatchesLibbz2() throws {
+        let decoder = try XCTUnwrap(BZip2BlockDecoder())
+        let first = bzip2TestLog(size: 450_000, seed: 31), second = bzip2TestLog(size: 120_000, seed: 32)
+        let whole = bzip2(first, level: 1) + bzip2([], level: 4) + bzip2(second, level: 9) + bzip2([7], level: 2)
+        let original = first + second + [7]
+        for piece in [1, 7, 4096, 1 << 20] {
+            let fast = drain(BZip2FastStream(CompressedInput(path: "s.bz2", fd: nil, prefix: whole, blockSize: piece),
+                                             decoder: decoder))
+            XCTAssertNil(fast.error, "piece \(piece)")
+            XCTAssertTrue(fast.bytes == original, "piece \(piece)")
+        }
+        var cases: [[UInt8]] = Swift.stride(from: 4, to: whole.count, by: max(1, whole.count / 120)).map { Array(whole[..<$0]) }
+        cases += [whole + Array("garbage".utf8), whole + [0x42, 0x5A], whole + [0, 0, 0, 0], whole + Array("BZh0".utf8)]
+        for damaged in cases {
+            let fast = drain(BZip2FastStream(CompressedInput(path: "d.bz2", fd: nil, prefix: damaged, blockSize: 5000),
+                                             decoder: decoder))
+            let reference = drain(BZip2Stream(CompressedInput(path: "d.bz2", fd: nil, prefix: damaged)))
+            let label = "\(damaged.count) of \(whole.count) bytes"
+            XCTAssertEqual(fast.error?.code, reference.error?.code, label)
+            XCTAssertEqual(fast.error?.path, "d.bz2", label)
+            XCTAssertLessThanOrEqual(fast.bytes.count, reference.bytes.count, label)
+            XCTAssertTrue(Array(reference.bytes.prefix(fast.bytes.count)) == fast.bytes, label)
+        }
+    }
 }

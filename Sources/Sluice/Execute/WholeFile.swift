@@ -39,7 +39,7 @@ enum WholeFile {
             return
         }
         let input = CompressedInput(path: path, fd: nil, prefix: scratch.array)
-        let stream = Decoders.stream(compression, input, gzip: gzip)
+        let stream = Decoders.stream(compression, input, gzip: gzip, bzip2Decoder: processor.bzip2Decoder)
         let decoded = processor.decodeScratch
         decoded.removeAll()
         var skipping = false  // inside a line longer than maxLineLength, whose bytes are dropped

@@ -23,12 +23,7 @@ final class BZip2BlockDecoder {
     /// giving the block's byte offset when the block is damaged, does not end where the located block ends, or
     /// fails its CRC; `output` is then left as it was.
     func decode(_ block: BZip2Block, in data: UnsafeRawBufferPointer, into output: ByteBuffer, path: String) throws {
-        guard let source = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            throw BZip2BlockDecoder.corrupt(path, block, "empty bzip2 input")
-        }
-        var bitEnd: UInt64 = 0, storedCRC: UInt32 = 0
-        var result = CBZip2Fast_decodeBlock(decoder, source, data.count, UInt64(block.bitStart), Int32(block.level),
-                                            &bitEnd, &storedCRC)
+        let (result, bitEnd, storedCRC) = begin(data, bitStart: block.bitStart, level: block.level)
         if result == CBZip2Fast_unsupported.rawValue {
             // A randomised block: libbz2 still reads those.
             return try BZip2Blocks.decode(block, in: data, into: output, path: path)
@@ -36,25 +31,57 @@ final class BZip2BlockDecoder {
         guard result == CBZip2Fast_ok.rawValue else { throw BZip2BlockDecoder.corrupt(path, block, result) }
         // The located end is where the next magic starts, so a block that ends elsewhere is not what was located.
         // (The next block replaces this one, unread.)
-        guard bitEnd == UInt64(block.bitEnd) else {
+        guard bitEnd == block.bitEnd else {
             throw BZip2BlockDecoder.corrupt(path, block, "bzip2 block does not end where the next block begins")
         }
         guard storedCRC == block.crc else {
             throw BZip2BlockDecoder.corrupt(path, block, "bzip2 block CRC differs from the one located")
         }
-        var size: UInt64 = 0
-        result = CBZip2Fast_outputSize(decoder, &size)
-        if result == CBZip2Fast_ok.rawValue {
-            output.reserve(Int(size))
-            var written = 0
-            result = CBZip2Fast_output(decoder, output.base + output.count, output.capacity - output.count, &written)
-            if result == CBZip2Fast_ok.rawValue { output.count += written }
+        let before = output.count
+        let drained = drain(into: output, limit: Int.max)
+        guard drained == CBZip2Fast_ok.rawValue else {
+            output.count = before
+            throw BZip2BlockDecoder.corrupt(path, block, drained)
         }
-        guard result == CBZip2Fast_ok.rawValue else { throw BZip2BlockDecoder.corrupt(path, block, result) }
+    }
+
+    /// Decodes the block whose magic starts at bit `bitStart` of `data`, in a stream of `level`, leaving its bytes
+    /// for `drain`. Returns the decoder's result code (`CBZip2Fast_ok`, `CBZip2Fast_unsupported` for a
+    /// randomised block, or an error), the bit just past the block and the CRC stored in its header.
+    func begin(_ data: UnsafeRawBufferPointer, bitStart: Int, level: Int) -> (result: Int32, bitEnd: Int, crc: UInt32) {
+        guard let source = data.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            return (CBZip2Fast_unexpectedEnd.rawValue, bitStart, 0)
+        }
+        var bitEnd: UInt64 = 0, storedCRC: UInt32 = 0
+        let result = CBZip2Fast_decodeBlock(decoder, source, data.count, UInt64(bitStart), Int32(level),
+                                            &bitEnd, &storedCRC)
+        return (result, Int(bitEnd), storedCRC)
+    }
+
+    /// Appends the begun block's next bytes to `output`: all of them when `limit` allows, otherwise until
+    /// `output` holds `limit` bytes (at least 64 KiB more). Returns `CBZip2Fast_outputFull` when bytes remain,
+    /// `CBZip2Fast_ok` once the block is complete and its CRC matched, or an error code (such as
+    /// `CBZip2Fast_crcMismatch`); the bytes appended stay in `output` in every case.
+    func drain(into output: ByteBuffer, limit: Int) -> Int32 {
+        var size: UInt64 = 0
+        let sized = CBZip2Fast_outputSize(decoder, &size)
+        guard sized == CBZip2Fast_ok.rawValue else { return sized }
+        let room = max(64 << 10, min(Int(clamping: size), limit - output.count))
+        output.reserve(room)
+        var written = 0
+        let result = CBZip2Fast_output(decoder, output.base + output.count, room, &written)
+        output.count += written
+        return result
+    }
+
+    /// The message for a block the decoder rejected with `result`: "corrupt bzip2 block (" + what is wrong + ")",
+    /// such as "bzip2 block CRC mismatch" or "invalid Huffman code in bzip2 data".
+    static func message(_ result: Int32) -> String {
+        "corrupt bzip2 block (\(String(cString: CBZip2Fast_errorMessage(result))))"
     }
 
     private static func corrupt(_ path: String, _ block: BZip2Block, _ result: Int32) -> SluiceError {
-        corrupt(path, block, String(cString: CBZip2Fast_errorMessage(result)))
+        corrupt(path, block, message(result))
     }
 
     private static func corrupt(_ path: String, _ block: BZip2Block, _ message: String) -> SluiceError {

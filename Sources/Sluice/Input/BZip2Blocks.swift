@@ -28,7 +28,7 @@ enum BZip2Blocks {
     /// Most bits a block of `level` can plausibly take: at most `level * 100000` symbols (plus end-of-block) of at
     /// most 20 bits each, plus generous room for the selectors and code-length tables.
     @inline(__always)
-    private static func maxBlockBits(level: Int) -> Int { level * 100_000 * 20 + 600_000 }
+    static func maxBlockBits(level: Int) -> Int { level * 100_000 * 20 + 600_000 }
 
     /// Bitset over 16-bit values: bit `v` is set when `v` can be the two bytes at a byte-aligned position `q`
     /// (bytes `q`, `q+1`) fully covered by one of the two magics starting at bit `8q - o`, `o` in 0...32.
@@ -108,7 +108,7 @@ enum BZip2Blocks {
 
     /// Reads `width` (1...57) bits MSB-first starting at bit offset `bit`, or nil when they run past the end.
     @inline(__always)
-    private static func readBits(_ base: UnsafeRawPointer, _ count: Int, at bit: Int, width: Int) -> UInt64? {
+    static func readBits(_ base: UnsafeRawPointer, _ count: Int, at bit: Int, width: Int) -> UInt64? {
         guard bit >= 0, bit + width <= count &* 8 else { return nil }
         let first = bit >> 3
         let last = (bit + width - 1) >> 3
@@ -123,6 +123,13 @@ enum BZip2Blocks {
         let trailing = used - (bit & 7) - width
         word >>= UInt64(trailing)
         return width == 64 ? word : word & ((1 << UInt64(width)) - 1)
+    }
+
+    /// Bit offset of the first block or end-of-stream magic starting at or after `from` in `data`, or nil when
+    /// none fits in it.
+    static func nextMarker(in data: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = data.baseAddress else { return nil }
+        return markerFilter.withUnsafeBufferPointer { nextMarker(base, data.count, $0.baseAddress!, from: from) }
     }
 
     /// Bit offset of the first block or end-of-stream magic starting at or after `from`, or nil when none fits in

@@ -1,7 +1,7 @@
 import CBZip2
 
 /// Sequential bzip2 decoding with libbz2: concatenated streams read as one, every block CRC and stream CRC
-/// checked by libbz2. Used for standard input, small files, and whenever block-parallel decoding does not apply.
+/// checked by libbz2. The reference that `BZip2FastStream`, which the engine uses, is tested against.
 final class BZip2Stream: DecodedStream {
     private let input: CompressedInput
     private let stream: UnsafeMutablePointer<bz_stream>

@@ -91,12 +91,14 @@ final class PlainStream: DecodedStream {
 }
 
 enum Decoders {
-    /// A stream decoding `input` as `compression` says.
-    static func stream(_ compression: Compression, _ input: CompressedInput, gzip: GzipDecoderKind) -> DecodedStream {
+    /// A stream decoding `input` as `compression` says; bzip2 with `bzip2Decoder` (a worker's, reused from file
+    /// to file) or with a decoder of its own.
+    static func stream(_ compression: Compression, _ input: CompressedInput, gzip: GzipDecoderKind,
+                       bzip2Decoder: BZip2BlockDecoder? = nil) -> DecodedStream {
         switch compression {
         case .none: return PlainStream(input)
         case .gzip: return gzip == .isal ? IsalGzipStream(input) : ZlibGzipStream(input)
-        case .bzip2: return BZip2Stream(input)
+        case .bzip2: return BZip2FastStream(input, decoder: bzip2Decoder)
         }
     }
 }

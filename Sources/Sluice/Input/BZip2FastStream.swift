@@ -1,0 +1,189 @@
+import CBZip2
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sequential bzip2 decoding with Sluice's block decoder, for standard input and files too small to split:
+/// concatenated streams read as one, every block's CRC and every stream's combined CRC checked. The compressed
+/// bytes are buffered until the next block is whole (or the input ends), since a block's length is known only
+/// once it is decoded; a block takes at most 2.3 MB. The obsolete randomised blocks go to libbz2.
+final class BZip2FastStream: DecodedStream {
+    private enum Phase {
+        /// Expecting `BZh1`...`BZh9` at a byte boundary.
+        case header
+        /// Expecting a block magic or the end-of-stream magic.
+        case blocks
+        /// A decoded block's bytes remain to be appended.
+        case draining
+    }
+
+    private let input: CompressedInput
+    private var ownDecoder: BZip2BlockDecoder?
+    /// Compressed bytes read and not yet dropped; `pending[0]` lies at file offset `pendingOffset`.
+    private let pending = ByteBuffer(capacity: 1 << 20)
+    private var pendingOffset = 0
+    /// The next bit to read in `pending`.
+    private var bit = 0
+    private var lastRead = 0
+    private var inputEnded = false
+    private var phase = Phase.header
+    private var level = 9
+    private var combinedCRC: UInt32 = 0
+    private var streams = 0
+    /// File offset of the block being drained, for errors.
+    private var blockOffset = 0
+    private var finished = false
+    private(set) var error: SluiceError?
+
+    /// Decodes `input` with `decoder` (a worker's, reused from file to file), or with one of its own when nil.
+    init(_ input: CompressedInput, decoder: BZip2BlockDecoder? = nil) {
+        self.input = input
+        ownDecoder = decoder
+    }
+
+    func fill(_ output: ByteBuffer, limit: Int) -> Bool {
+        guard !finished else { return false }
+        guard let decoder = ownDecoder ?? BZip2BlockDecoder() else {
+            return stop(SluiceError(.io, path: input.path, "out of memory for the bzip2 decoder", offset: offset))
+        }
+        ownDecoder = decoder
+        while output.count < limit {
+            switch phase {
+            case .draining:
+                let result = decoder.drain(into: output, limit: limit)
+                if result == CBZip2Fast_ok.rawValue {
+                    phase = .blocks
+                } else if result != CBZip2Fast_outputFull.rawValue {
+                    return stop(corrupt(BZip2BlockDecoder.message(result), at: blockOffset))
+                }
+            case .header:
+                if let failure = readHeader() { return stop(failure) }
+                if finished { return false }
+            case .blocks:
+                if let failure = readMarker(decoder, into: output) { return stop(failure) }
+            }
+        }
+        return true
+    }
+
+    /// The file offset of the next byte to read.
+    private var offset: Int { pendingOffset + bit / 8 }
+
+    /// Reads a stream header at the byte boundary `bit` is on; at the end of the input after a stream, ends
+    /// cleanly (`finished`). Returns the error that ends the input otherwise.
+    private func readHeader() -> SluiceError? {
+        if let failure = ensure(bytes: 4) { return failure }
+        let available = pending.count - bit / 8
+        let head = pending.base + bit / 8
+        let magic: [UInt8] = [0x42, 0x5A, 0x68]
+        if available == 0 && streams > 0 {
+            finished = true
+            return nil
+        }
+        let prefix = min(available, 3)
+        let matches = (0..<prefix).allSatisfy { head[$0] == magic[$0] }
+        if matches && available < 4 {
+            return SluiceError(.truncatedBzip2, path: input.path, "unexpected end of bzip2 stream", offset: offset)
+        }
+        guard matches, (0x31...0x39).contains(head[3]) else {
+            return streams > 0
+                ? SluiceError(.trailingGarbage, path: input.path, "trailing garbage after bzip2 stream \(streams)",
+                              offset: offset)
+                : corrupt("not a bzip2 stream", at: offset)
+        }
+        level = Int(head[3] - 0x30)
+        combinedCRC = 0
+        bit += 32
+        phase = .blocks
+        return nil
+    }
+
+    /// Reads the magic at `bit`: begins decoding a block, or checks the end of the stream. Returns an error
+    /// when the bytes are neither, or are cut short.
+    private func readMarker(_ decoder: BZip2BlockDecoder, into output: ByteBuffer) -> SluiceError? {
+        compact()
+        if let failure = ensure(bytes: 10 + (bit & 7 == 0 ? 0 : 1)) { return failure }
+        let data = UnsafeRawBufferPointer(start: pending.base, count: pending.count)
+        guard let magic = BZip2Blocks.readBits(pending.base, pending.count, at: bit, width: 48) else { return truncated() }
+        if magic == BZip2Blocks.blockMagic {
+            if let failure = ensure(bytes: (BZip2Blocks.maxBlockBits(level: level) + 7) / 8 + 16) { return failure }
+            let whole = UnsafeRawBufferPointer(start: pending.base, count: pending.count)
+            blockOffset = offset
+            let (result, bitEnd, crc) = decoder.begin(whole, bitStart: bit, level: level)
+            if result == CBZip2Fast_unsupported.rawValue { return readRandomised(whole, into: output) }
+            if result == CBZip2Fast_unexpectedEnd.rawValue { return truncated() }
+            guard result == CBZip2Fast_ok.rawValue else {
+                return corrupt(BZip2BlockDecoder.message(result), at: blockOffset)
+            }
+            combinedCRC = (combinedCRC << 1 | combinedCRC >> 31) ^ crc
+            bit = bitEnd
+            phase = .draining
+            return nil
+        }
+        guard magic == BZip2Blocks.endMagic else { return corrupt("bad bzip2 block magic", at: offset) }
+        guard let stored = BZip2Blocks.readBits(data.baseAddress!, data.count, at: bit + 48, width: 32) else {
+            return truncated()
+        }
+        guard UInt32(stored) == combinedCRC else { return corrupt("bzip2 stream CRC mismatch", at: offset) }
+        bit = (bit + 80 + 7) & ~7
+        streams += 1
+        phase = .header
+        return nil
+    }
+
+    /// A randomised block, which libbz2 decodes once the block's end is found at the next magic.
+    private func readRandomised(_ data: UnsafeRawBufferPointer, into output: ByteBuffer) -> SluiceError? {
+        guard let end = BZip2Blocks.nextMarker(in: data, from: bit + 48),
+              let crc = BZip2Blocks.readBits(data.baseAddress!, data.count, at: bit + 48, width: 32) else {
+            return truncated()
+        }
+        let block = BZip2Block(bitStart: bit, bitEnd: end, level: level, crc: UInt32(crc))
+        do { try BZip2Blocks.decode(block, in: data, into: output, path: input.path) } catch let failure as SluiceError {
+            return SluiceError(failure.code, path: input.path, failure.message, offset: blockOffset)
+        } catch { return corrupt("bzip2 block could not be decoded", at: blockOffset) }
+        combinedCRC = (combinedCRC << 1 | combinedCRC >> 31) ^ block.crc
+        bit = end
+        return nil
+    }
+
+    /// Reads input until `pending` holds `bytes` from the byte `bit` is in, or the input ends. Returns the
+    /// read error, if any.
+    private func ensure(bytes: Int) -> SluiceError? {
+        while !inputEnded && pending.count - bit / 8 < bytes {
+            do {
+                let count = try input.next(afterConsuming: lastRead)
+                lastRead = count
+                if count == 0 { inputEnded = true } else { pending.append(input.buffer, count) }
+            } catch let failure as SluiceError {
+                return failure
+            } catch {
+                return SluiceError(.io, path: input.path, "read error", offset: offset)
+            }
+        }
+        return nil
+    }
+
+    /// Drops the bytes before the one `bit` is in, once they are many.
+    private func compact() {
+        let drop = bit / 8
+        guard drop >= 1 << 20 else { return }
+        memmove(pending.base, pending.base + drop, pending.count - drop)
+        pending.count -= drop
+        pendingOffset += drop
+        bit -= drop * 8
+    }
+
+    private func truncated() -> SluiceError {
+        SluiceError(.truncatedBzip2, path: input.path, "unexpected end of bzip2 stream", offset: offset)
+    }
+
+    private func corrupt(_ message: String, at offset: Int) -> SluiceError {
+        SluiceError(.corruptBzip2, path: input.path, message, offset: offset)
+    }
+
+    private func stop(_ failure: SluiceError?) -> Bool {
+        error = failure
+        finished = true
+        return false
+    }
+}

@@ -103,10 +103,10 @@ final class BZip2FastStream: DecodedStream {
     private func readMarker(_ decoder: BZip2BlockDecoder, into output: ByteBuffer) -> SluiceError? {
         compact()
         if let failure = ensure(bytes: 10 + (bit & 7 == 0 ? 0 : 1)) { return failure }
-        let data = UnsafeRawBufferPointer(start: pending.base, count: pending.count)
         guard let magic = BZip2Blocks.readBits(pending.base, pending.count, at: bit, width: 48) else { return truncated() }
         if magic == BZip2Blocks.blockMagic {
             if let failure = ensure(bytes: (BZip2Blocks.maxBlockBits(level: level) + 7) / 8 + 16) { return failure }
+            // After `ensure`, which may move `pending`'s storage.
             let whole = UnsafeRawBufferPointer(start: pending.base, count: pending.count)
             blockOffset = offset
             let (result, bitEnd, crc) = decoder.begin(whole, bitStart: bit, level: level)
@@ -121,7 +121,7 @@ final class BZip2FastStream: DecodedStream {
             return nil
         }
         guard magic == BZip2Blocks.endMagic else { return corrupt("bad bzip2 block magic", at: offset) }
-        guard let stored = BZip2Blocks.readBits(data.baseAddress!, data.count, at: bit + 48, width: 32) else {
+        guard let stored = BZip2Blocks.readBits(pending.base, pending.count, at: bit + 48, width: 32) else {
             return truncated()
         }
         guard UInt32(stored) == combinedCRC else { return corrupt("bzip2 stream CRC mismatch", at: offset) }

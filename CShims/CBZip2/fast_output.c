@@ -54,32 +54,6 @@ static int checkWaiting(const CBZip2Fast_Decoder *d)
     return d->block.state == blockWaiting ? 0 : CBZip2Fast_notDecoded;
 }
 
-/* Counts the bytes the waiting block decodes to after undoing RLE1; see header. */
-int CBZip2Fast_outputSize(const CBZip2Fast_Decoder *d, uint64_t *size)
-{
-    int rc = checkWaiting(d);
-    if (rc || !size)
-        return rc ? rc : CBZip2Fast_badArgument;
-    const Block *s = &d->block;
-    if (s->error)
-        return s->error;
-    uint64_t total = 0;
-    int prev = 256, run = 0;
-    for (uint32_t i = 0; i < s->length; i++) {
-        int c = s->bytes[i];
-        if (run == 4) {
-            total += (uint64_t)c;
-            run = 0;
-            continue;
-        }
-        total++;
-        run = c == prev ? run + 1 : 1;
-        prev = c;
-    }
-    *size = total;
-    return CBZip2Fast_ok;
-}
-
 /* Returns a mask with bit k (k = 0..6) set iff p[k] == p[k+1]. */
 static inline unsigned equalNeighbourMask(const uint8_t *p)
 {

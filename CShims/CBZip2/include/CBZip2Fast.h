@@ -6,7 +6,6 @@
 //     decoder = CBZip2Fast_create();
 //     for each block:
 //         rc = CBZip2Fast_decodeBlock(decoder, data, size, bitStart, level, &bitEnd, &crc);
-//         rc = CBZip2Fast_outputSize(decoder, &size);             // reserve that much
 //         rc = CBZip2Fast_output(decoder, out, capacity, &written); // repeat while CBZip2Fast_outputFull
 //     CBZip2Fast_destroy(decoder);
 //
@@ -60,11 +59,6 @@ void CBZip2Fast_destroy(CBZip2Fast_Decoder *decoder);
 /// code; on error no block is waiting. `data` is not referenced after return.
 int CBZip2Fast_decodeBlock(CBZip2Fast_Decoder *decoder, const uint8_t *data, size_t byteCount, uint64_t bitStart,
                            int level, uint64_t *bitEnd, uint32_t *storedCRC);
-
-/// Stores in *size the exact number of bytes the waiting block decodes to once the initial run-length encoding is
-/// undone. Call it before the block's first CBZip2Fast_output. Returns CBZip2Fast_ok, CBZip2Fast_badBWT,
-/// CBZip2Fast_notDecoded or CBZip2Fast_badArgument.
-int CBZip2Fast_outputSize(const CBZip2Fast_Decoder *decoder, uint64_t *size);
 
 /// Writes the next bytes of the waiting block to out[0..<capacity] and their count to *written; each call
 /// continues where the last stopped, for any capacity >= 1. Undoes the initial run-length encoding (4 equal bytes,

@@ -58,19 +58,18 @@ final class BZip2BlockDecoder {
         return (result, Int(bitEnd), storedCRC)
     }
 
-    /// Appends the begun block's next bytes to `output`: all of them when `limit` allows, otherwise until
-    /// `output` holds `limit` bytes (at least 64 KiB more). Returns `CBZip2Fast_outputFull` when bytes remain,
-    /// `CBZip2Fast_ok` once the block is complete and its CRC matched, or an error code (such as
-    /// `CBZip2Fast_crcMismatch`); the bytes appended stay in `output` in every case.
+    /// Appends the begun block's next bytes to `output`, growing it as needed, until the block is complete or
+    /// `output` holds at least `limit` bytes. Returns `CBZip2Fast_outputFull` when bytes remain, `CBZip2Fast_ok`
+    /// once the block is complete and its CRC matched, or an error code (such as `CBZip2Fast_crcMismatch`); the
+    /// bytes appended stay in `output` in every case.
     func drain(into output: ByteBuffer, limit: Int) -> Int32 {
-        var size: UInt64 = 0
-        let sized = CBZip2Fast_outputSize(decoder, &size)
-        guard sized == CBZip2Fast_ok.rawValue else { return sized }
-        let room = max(64 << 10, min(Int(clamping: size), limit - output.count))
-        output.reserve(room)
-        var written = 0
-        let result = CBZip2Fast_output(decoder, output.base + output.count, room, &written)
-        output.count += written
+        var result: Int32
+        repeat {
+            output.reserve(64 << 10)
+            var written = 0
+            result = CBZip2Fast_output(decoder, output.base + output.count, output.capacity - output.count, &written)
+            output.count += written
+        } while result == CBZip2Fast_outputFull.rawValue && output.count < limit
         return result
     }
 

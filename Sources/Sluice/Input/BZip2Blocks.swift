@@ -86,7 +86,7 @@ enum BZip2Blocks {
                     guard length >= minBlockBits, length <= longest else { return nil }
                     let crc = UInt32(truncatingIfNeeded: crcBits)
                     blocks.append(BZip2Block(bitStart: start, bitEnd: next, level: level, crc: crc))
-                    combined = ((combined << 1) | (combined >> 31)) ^ crc
+                    combined = combine(combined, crc)
                     bit = next
                     marker = readBits(base, count, at: bit, width: 48)!  // nextMarker verified it fits
                 }
@@ -105,6 +105,10 @@ enum BZip2Blocks {
             return blocks
         }
     }
+
+    /// A stream's combined CRC after one more block with CRC `block`: rotated left by one, then XORed.
+    @inline(__always)
+    static func combine(_ combined: UInt32, _ block: UInt32) -> UInt32 { (combined << 1 | combined >> 31) ^ block }
 
     /// Reads `width` (1...57) bits MSB-first starting at bit offset `bit`, or nil when they run past the end.
     @inline(__always)

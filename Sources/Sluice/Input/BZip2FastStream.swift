@@ -75,17 +75,15 @@ final class BZip2FastStream: DecodedStream {
         if let failure = ensure(bytes: 4) { return failure }
         let available = pending.count - bit / 8
         let head = pending.base + bit / 8
-        let magic: [UInt8] = [0x42, 0x5A, 0x68]
         if available == 0 && streams > 0 {
             finished = true
             return nil
         }
-        let prefix = min(available, 3)
-        let matches = (0..<prefix).allSatisfy { head[$0] == magic[$0] }
-        if matches && available < 4 {
+        let magic: [UInt8] = [0x42, 0x5A, 0x68]  // "BZh", then the level digit
+        if available < 4 && (0..<available).allSatisfy({ head[$0] == magic[$0] }) {
             return SluiceError(.truncatedBzip2, path: input.path, "unexpected end of bzip2 stream", offset: offset)
         }
-        guard matches, (0x31...0x39).contains(head[3]) else {
+        guard Compression.detect(UnsafeRawBufferPointer(start: head, count: min(available, 4))) == .bzip2 else {
             return streams > 0
                 ? SluiceError(.trailingGarbage, path: input.path, "trailing garbage after bzip2 stream \(streams)",
                               offset: offset)
@@ -115,7 +113,7 @@ final class BZip2FastStream: DecodedStream {
             guard result == CBZip2Fast_ok.rawValue else {
                 return corrupt(BZip2BlockDecoder.message(result), at: blockOffset)
             }
-            combinedCRC = (combinedCRC << 1 | combinedCRC >> 31) ^ crc
+            combinedCRC = BZip2Blocks.combine(combinedCRC, crc)
             bit = bitEnd
             phase = .draining
             return nil
@@ -141,7 +139,7 @@ final class BZip2FastStream: DecodedStream {
         do { try BZip2Blocks.decode(block, in: data, into: output, path: input.path) } catch let failure as SluiceError {
             return SluiceError(failure.code, path: input.path, failure.message, offset: blockOffset)
         } catch { return corrupt("bzip2 block could not be decoded", at: blockOffset) }
-        combinedCRC = (combinedCRC << 1 | combinedCRC >> 31) ^ block.crc
+        combinedCRC = BZip2Blocks.combine(combinedCRC, block.crc)
         bit = end
         return nil
     }

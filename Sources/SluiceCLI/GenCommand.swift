@@ -73,7 +73,7 @@ struct GenCommand: ParsableCommand {
     private enum Compression { case none, gzip(Int32), bzip2(Int32) }
 
     private func generate() throws {
-        let target = try GenCommand.parseSize(size)
+        let target = try ByteCount.parse(size, option: "--size")
         guard let lineFormat = GeneratedFormat(rawValue: format.lowercased()) else {
             throw SluiceError(.invalidArgument, path: "--format", "expected common or combined, got '\(format)'")
         }
@@ -178,28 +178,6 @@ struct GenCommand: ParsableCommand {
 
     // MARK: - Helpers
 
-    /// Parses `123`, `64K`, `10M`, `2G`, `1T` (binary multiples, case-insensitive, optional trailing `B`/`iB`).
-    static func parseSize(_ text: String) throws -> Int {
-        var digits = Substring(text.trimmingSpaces().lowercased())
-        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40]
-        if digits.hasSuffix("ib"), let unit = digits.dropLast(2).last, units[unit] != nil {
-            digits = digits.dropLast(2)
-        } else if digits.hasSuffix("b"), let unit = digits.dropLast().last, units[unit] != nil || unit.isNumber {
-            digits = digits.dropLast()
-        }
-        var multiplier = 1
-        if let last = digits.last, let unit = units[last] {
-            multiplier = unit
-            digits = digits.dropLast()
-        }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(digits) else {
-            throw SluiceError(.invalidArgument, path: "--size", "expected a byte count such as 1048576, 64K, 10M or 2G, got '\(text)'")
-        }
-        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
-        if overflow { throw SluiceError(.invalidArgument, path: "--size", "'\(text)' is too large") }
-        return product
-    }
-
     /// Creates `path` and any missing parent folders; an existing folder is fine.
     static func makeFolder(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
@@ -278,14 +256,5 @@ private final class OutputFile {
     /// Closes the file if `sync()` has not, ignoring errors (for error paths).
     func closeQuietly() {
         if owned && !closed { closed = true; _ = close(descriptor) }
-    }
-}
-
-private extension String {
-    func trimmingSpaces() -> String {
-        var text = Substring(self)
-        while let first = text.first, first == " " { text = text.dropFirst() }
-        while let last = text.last, last == " " { text = text.dropLast() }
-        return String(text)
     }
 }

@@ -39,19 +39,22 @@ struct InputOptions: ParsableArguments {
     @Flag(help: "Print the answer as JSON.")
     var json = false
 
+    /// The execution options these flags ask for; throws `.invalidArgument` naming the flag for a value out of
+    /// range, rather than letting the engine bring it within its limits silently.
     func execution() throws -> ExecutionOptions {
+        if let threads, !(1...ExecutionOptions.maximumThreads).contains(threads) {
+            throw SluiceError(.invalidArgument, path: "--threads",
+                              "expected 1...\(ExecutionOptions.maximumThreads), got \(threads)")
+        }
         var options = ExecutionOptions(threads: threads)
         if let chunkSize {
-            guard let bytes = SizeParser.parse(chunkSize), bytes > 0 else {
-                throw ValidationError("bad --chunk-size '\(chunkSize)'")
-            }
+            let bytes = try ByteCount.parse(chunkSize, option: "--chunk-size", in: 1...ExecutionOptions.maximumChunkSize,
+                                            named: "1 byte to 1G")
             options = ExecutionOptions(threads: threads, chunkSize: bytes, windowSize: max(bytes * 8, 1 << 16))
         }
         if let maxLineLength {
-            guard let bytes = SizeParser.parse(maxLineLength), bytes > 0 else {
-                throw ValidationError("bad --max-line-length '\(maxLineLength)'")
-            }
-            options.maxLineLength = bytes
+            options.maxLineLength = try ByteCount.parse(maxLineLength, option: "--max-line-length", in: 1...Int.max,
+                                                        named: "at least 1 byte")
         }
         options.parallelBzip2 = !sequentialBzip2
         switch gzipDecoder {
@@ -60,15 +63,5 @@ struct InputOptions: ParsableArguments {
         default: throw ValidationError("bad --gzip-decoder '\(gzipDecoder)' (isal or zlib)")
         }
         return options
-    }
-}
-
-/// Sizes such as `4096`, `64K`, `256M`, `1G` (binary multiples).
-enum SizeParser {
-    static func parse(_ text: String) -> Int? {
-        guard let last = text.last else { return nil }
-        let multipliers: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
-        if let multiplier = multipliers[last] { return Int(text.dropLast()).map { $0 * multiplier } }
-        return Int(text)
     }
 }

@@ -32,9 +32,7 @@ struct ReceiveCommand: ParsableCommand {
         let receiver: RecordReceiver
         let token = ShutdownToken()
         do {
-            guard let frame = try? GenCommand.parseSize(maxFrame), frame >= 64, frame <= 4 << 20 else {
-                throw SluiceError(.invalidArgument, path: "--max-frame", "expected 64 bytes to 4M, got '\(maxFrame)'")
-            }
+            let frame = try ByteCount.parse(maxFrame, option: "--max-frame", in: 64...(4 << 20), named: "64 bytes to 4M")
             var options = ReceiverOptions(shutdown: token)
             options.maxFrame = frame
             receiver = try RecordReceiver(listeningOn: try SocketAddress(parsing: listen), options: options)

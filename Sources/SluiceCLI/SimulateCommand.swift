@@ -55,7 +55,7 @@ struct SimulateCommand: ParsableCommand {
         }
         var rotateAt: Int?
         if let rotateEvery {
-            guard let size = try? GenCommand.parseSize(rotateEvery), size > 0 else {
+            guard let size = try? ByteCount.parse(rotateEvery, option: "--rotate-every"), size > 0 else {
                 throw ValidationError("bad --rotate-every '\(rotateEvery)'")
             }
             rotateAt = size

@@ -41,6 +41,12 @@ final class ErrorTests: XCTestCase {
             (["count", "--where", "request~(", path], "(: invalid regex"),
             (["count", "--format", "xml", path], "xml: unknown format"),
             (["count", "--format", "regex:(\\S+)", path], "needs named groups"),
+            (["count", "--threads", "0", path], "--threads: expected 1...1024, got 0\n"),
+            (["count", "--threads", "100000000", path], "--threads: expected 1...1024, got 100000000\n"),
+            (["count", "--chunk-size", "99999999999999G", path], "--chunk-size: '99999999999999G' is too large\n"),
+            (["count", "--chunk-size", "2G", path], "--chunk-size: expected 1 byte to 1G, got '2G'\n"),
+            (["count", "--chunk-size", "12Q", path], "--chunk-size: expected a byte count such as"),
+            (["count", "--max-line-length", "0", path], "--max-line-length: expected at least 1 byte, got '0'\n"),
         ]
         for (arguments, message) in cases {
             let result = sluice(arguments)
@@ -48,6 +54,30 @@ final class ErrorTests: XCTestCase {
             XCTAssertTrue(result.stderr.hasPrefix(message) || result.stderr.contains(message), "\(arguments): \(result.stderr)")
             XCTAssertEqual(result.stdout, "")
         }
+    }
+
+    /// Options a library caller sets out of range are brought within the engine's limits rather than
+    /// allocating a worker per requested thread or overflowing a window's end.
+    func testOutOfRangeExecutionOptionsAreBroughtWithinLimits() throws {
+        let dir = Fixture.directory()
+        let path = Fixture.write(Array((good + good).utf8), to: dir + "/ok")
+        var options = ExecutionOptions(threads: 1 << 40, chunkSize: Int.max, windowSize: -1)
+        XCTAssertEqual(options.threads, ExecutionOptions.maximumThreads)
+        XCTAssertEqual(options.chunkSize, ExecutionOptions.maximumChunkSize)
+        XCTAssertEqual(options.windowSize, ExecutionOptions.maximumChunkSize)
+        options.threads = Int.max
+        options.chunkSize = 0
+        options.windowSize = Int.max
+        options.maxLineLength = -5
+        let engine = try Engine(query: Query(operation: .sum("bytes")), options: options)
+        XCTAssertEqual(engine.options.threads, ExecutionOptions.maximumThreads)
+        XCTAssertEqual(engine.options.chunkSize, 1)
+        XCTAssertEqual(engine.options.windowSize, ExecutionOptions.maximumWindowSize)
+        XCTAssertEqual(engine.options.maxLineLength, 0)
+        options.maxLineLength = 1 << 20
+        let (_, report) = try Fixture.run(Query(operation: .sum("bytes")), [path], options: options)
+        XCTAssertEqual(report.answer, .total(20))
+        XCTAssertEqual(report.malformed, 0)
     }
 
     func testMalformedLinesAreCountedAndReported() {

@@ -28,6 +28,7 @@ public final class Engine {
     /// Compiles the query; throws for an invalid pattern, unknown field or bad condition.
     public init(query: Query, options: ExecutionOptions = ExecutionOptions()) throws {
         self.query = query
+        let options = options.withinLimits()
         self.options = options
         let plan = try Plan(query)
         self.plan = plan

@@ -55,13 +55,22 @@ public struct Query: Sendable {
     }
 }
 
-/// How the work is spread. None of these settings changes any result.
+/// How the work is spread. None of these settings changes any result. Values out of range are brought within
+/// it (see `withinLimits()`), here and again when an `Engine` takes the options.
 public struct ExecutionOptions: Sendable {
-    /// Worker threads; defaults to the number of active cores.
+    /// The most worker threads an engine starts; each holds its own record, buffers and aggregate.
+    public static let maximumThreads = 1024
+    /// The largest unit of parallel work.
+    public static let maximumChunkSize = 1 << 30
+    /// The most bytes of a file mapped at a time.
+    public static let maximumWindowSize = 1 << 40
+
+    /// Worker threads, 1 to `maximumThreads`; defaults to the number of active cores.
     public var threads: Int
-    /// Target size of one unit of parallel work, in bytes; chunks end at the next newline after it.
+    /// Target size of one unit of parallel work, in bytes (1 to `maximumChunkSize`); chunks end at the next
+    /// newline after it.
     public var chunkSize: Int
-    /// Bytes of a plain file mapped at a time.
+    /// Bytes of a plain file mapped at a time, `chunkSize` to `maximumWindowSize`.
     public var windowSize: Int
     /// Plain files up to this size are read whole by one worker, so many small files run in parallel.
     public var smallFileLimit: Int
@@ -69,19 +78,31 @@ public struct ExecutionOptions: Sendable {
     public var parallelBzip2: Bool
     /// The gzip decoder: ISA-L (fast) or zlib (reference).
     public var gzipDecoder: GzipDecoderKind
-    /// Lines longer than this (not counting the `\n`) are skipped unread and counted as malformed, whether the
-    /// file was mapped, read whole or decoded, so memory stays bounded on any input (a decompression bomb of
-    /// zeros is one endless line) and the answer does not depend on how the input was cut.
+    /// Lines longer than this (not counting the `\n`; 0 or more) are skipped unread and counted as malformed,
+    /// whether the file was mapped, read whole or decoded, so memory stays bounded on any input (a
+    /// decompression bomb of zeros is one endless line) and the answer does not depend on how the input was cut.
     public var maxLineLength: Int = 64 << 20
 
     public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 256 << 20,
                 smallFileLimit: Int = 1 << 20, parallelBzip2: Bool = true, gzipDecoder: GzipDecoderKind = .isal) {
-        self.threads = max(1, threads ?? System.activeCores)
-        self.chunkSize = max(1, chunkSize)
-        self.windowSize = max(self.chunkSize, windowSize)
+        self.threads = threads ?? System.activeCores
+        self.chunkSize = chunkSize
+        self.windowSize = windowSize
         self.smallFileLimit = smallFileLimit
         self.parallelBzip2 = parallelBzip2
         self.gzipDecoder = gzipDecoder
+        self = withinLimits()
+    }
+
+    /// These options with `threads`, `chunkSize`, `windowSize` and `maxLineLength` brought within their ranges:
+    /// a value below its range becomes the lowest, one above it the highest.
+    public func withinLimits() -> ExecutionOptions {
+        var options = self
+        options.threads = min(max(1, threads), ExecutionOptions.maximumThreads)
+        options.chunkSize = min(max(1, chunkSize), ExecutionOptions.maximumChunkSize)
+        options.windowSize = min(max(options.chunkSize, windowSize), ExecutionOptions.maximumWindowSize)
+        options.maxLineLength = max(0, maxLineLength)
+        return options
     }
 }
 

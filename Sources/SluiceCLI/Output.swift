@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Sluice
 
 /// Buffered writes to a file descriptor (standard output by default). Flushes at 256 KiB and on `flush`.
 final class Output {
@@ -51,70 +52,40 @@ final class Output {
     }
 }
 
-/// JSON text for byte strings: bytes that are not valid UTF-8 become U+FFFD, control characters are escaped.
+/// JSON text for byte strings, as the library's `JSONEscape` writes them (ill-formed UTF-8 becomes U+FFFD).
 enum JSON {
-    static func string(_ bytes: [UInt8]) -> String {
-        var result = "\""
-        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
-    }
+    static func string(_ bytes: [UInt8]) -> String { String(decoding: JSONEscape.string(bytes), as: UTF8.self) }
 
     static func string(_ text: String) -> String { string(Array(text.utf8)) }
 }
 
 /// Turns the engine's grep output (lines ending in `\n`, delivered in arbitrary pieces) into JSON lines
-/// `{"line":"..."}`. Bytes are copied as they are except `"`, `\` and control characters, which are escaped.
+/// `{"line":"..."}`, each line a JSON string as `JSONEscape` writes it.
 final class JSONLines {
-    private var pending = [UInt8]()
+    private let pending = ByteBuffer(capacity: 4096)
+    private let out = ByteBuffer(capacity: 4096)
 
     func write(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes {
-            if byte == 10 {
-                emit()
-            } else {
-                pending.append(byte)
-            }
+        let base = bytes.assumingMemoryBound(to: UInt8.self)
+        var start = 0
+        while let newline = base[start...].firstIndex(of: 10) {
+            pending.append(base.baseAddress! + start, newline - start)
+            emit()
+            start = newline + 1
         }
+        if start < base.count { pending.append(base.baseAddress! + start, base.count - start) }
     }
 
     func finish() {
-        if !pending.isEmpty { emit() }
+        if pending.count > 0 { emit() }
     }
 
     private func emit() {
-        var out: [UInt8] = Array("{\"line\":\"".utf8)
-        for byte in pending {
-            switch byte {
-            case 34, 92: out += [92, byte]
-            case 0..<32: out += Array(String(format0x: byte).utf8)
-            default: out.append(byte)
-            }
-        }
-        out += Array("\"}\n".utf8)
-        Output.standard.write(out)
-        pending.removeAll(keepingCapacity: true)
-    }
-}
-
-extension String {
-    /// `\u00XX` for a control byte.
-    init(format0x byte: UInt8) {
-        let hex = Array("0123456789abcdef")
-        self = "\\u00" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 15)])
+        out.removeAll()
+        out.append("{\"line\":")
+        JSONEscape.appendString(pending.base, pending.count, to: out)
+        out.append("}\n")
+        Output.standard.write(out.bytes)
+        pending.removeAll()
     }
 }

@@ -61,6 +61,32 @@ final class CLITests: XCTestCase {
                        ["line": #"1.1.1.1 - - [d] "GET /c HTTP/1.0" 200 30 "http://r/" "Agent \"X\"""#])
     }
 
+    /// Logs need not be UTF-8 but JSON must be: every `--json` output parses as strict UTF-8 JSON, with U+FFFD
+    /// where the bytes were ill-formed and well-formed characters kept.
+    func testJSONOutputIsUTF8WhateverTheLog() throws {
+        let request: [UInt8] = Array("/caf".utf8) + [0xC3, 0xA9, 0xFF, 0xFE] + Array("-".utf8) + [0xE2, 0x82]
+        let line = Array("9.9.9.9 - - [d] \"GET ".utf8) + request + Array(" HTTP/1.0\" 200 5\n".utf8)
+        let file = Fixture.write(line, to: Fixture.directory() + "/bytes.log")
+        let expected = String(decoding: request, as: UTF8.self)
+        XCTAssertEqual(expected, "/café\u{FFFD}\u{FFFD}-\u{FFFD}")
+        for arguments in [["select", "request"], ["distinct", "request"], ["count", "--by", "request"],
+                          ["max", "bytes", "--with", "request"], ["grep", "GET"]] {
+            let result = sluice(arguments + ["--json", file])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertNotNil(String(validatingUTF8: result.stdoutBytes.map { CChar(bitPattern: $0) } + [0]), "\(arguments)")
+            let text = String(decoding: result.stdoutBytes, as: UTF8.self)
+            let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+            let found: String?
+            switch parsed {
+            case let object as [String: Any]: found = (object["request"] ?? object["with"] ?? object["line"]) as? String
+            case let list as [String]: found = list.first
+            case let list as [[String: Any]]: found = list.first?["value"] as? String
+            default: found = nil
+            }
+            XCTAssertTrue(found?.contains(expected) == true, "\(arguments): \(text)")
+        }
+    }
+
     func testStandardInputAndDash() {
         let bytes = Array(Self.log.utf8)
         XCTAssertEqual(sluice(["sum", "bytes"], stdin: bytes).stdout, "Total 40\n")

@@ -54,31 +54,30 @@ public struct LogRecord: Sendable, Equatable {
         index < fields.count ? line[fields[index]] : []
     }
 
-    /// One JSON object with a member per named field, in field order, and a newline. Text fields are copied byte
-    /// for byte with `"`, `\` and control characters escaped (as `sluice select --json` writes them); integer
-    /// fields of the schema become numbers (`-`, the access log's "no bytes", becomes 0).
+    /// One JSON object with a member per named field, in field order, and a newline. Text fields are JSON
+    /// strings as `JSONEscape` writes them (as `sluice select --json` does); integer fields of the schema become
+    /// numbers (`-`, the access log's "no bytes", becomes 0).
     public func json(_ schema: RecordSchema) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(line.count + 16 * fields.count + 2)
+        let out = ByteBuffer(capacity: line.count + 16 * fields.count + 2)
         out.append(123)
         var first = true
         for index in fields.indices {
-            let name = schema.name(index)
+            var name = schema.name(index)
             if name.isEmpty { continue }
             if !first { out.append(44) }
             first = false
-            LogRecord.appendString(Array(name.utf8)[...], to: &out)
+            name.withUTF8 { JSONEscape.appendString($0, to: out) }
             out.append(58)
             let value = field(index)
             if schema.isNumeric(index), let number = LogRecord.integerText(value) {
-                out.append(contentsOf: number)
+                number.withUnsafeBufferPointer { out.append($0.baseAddress!, $0.count) }
             } else {
-                LogRecord.appendString(value, to: &out)
+                value.withUnsafeBufferPointer { JSONEscape.appendString($0, to: out) }
             }
         }
         out.append(125)
         out.append(10)
-        return out
+        return out.array
     }
 
     /// The JSON number for an integer field's bytes: `-` is 0, 1 to 18 digits lose their leading zeros; nil for
@@ -88,24 +87,6 @@ public struct LogRecord: Sendable, Equatable {
         guard !value.isEmpty, value.count <= 18, value.allSatisfy({ $0 &- 48 < 10 }) else { return nil }
         let trimmed = value.drop { $0 == 48 }
         return trimmed.isEmpty ? [48] : trimmed
-    }
-
-    private static func appendString(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        out.append(34)
-        for byte in bytes {
-            switch byte {
-            case 34, 92:
-                out.append(92)
-                out.append(byte)
-            case 0..<32:
-                out.append(contentsOf: [92, 117, 48, 48])
-                out.append(JSONEscape.hex[Int(byte >> 4)])
-                out.append(JSONEscape.hex[Int(byte & 15)])
-            default:
-                out.append(byte)
-            }
-        }
-        out.append(34)
     }
 }
 

@@ -115,13 +115,7 @@ enum RecordPrinter {
     }
 
     static func json(_ field: Field, to out: ByteBuffer) {
-        let bytes = field.bytes
-        guard let base = bytes.baseAddress, bytes.count > 0 else {
-            out.append(34)
-            out.append(34)
-            return
-        }
-        JSONEscape.appendString(base.assumingMemoryBound(to: UInt8.self), bytes.count, to: out)
+        JSONEscape.appendString(field.bytes.assumingMemoryBound(to: UInt8.self), to: out)
     }
 
     static func csv(_ field: Field, to out: ByteBuffer) {

@@ -26,13 +26,14 @@ const char *CBZip2Fast_errorMessage(int code)
     case CBZip2Fast_badSelector: return "selector refers to a missing Huffman table";
     case CBZip2Fast_badCodeLengths: return "invalid Huffman code lengths";
     case CBZip2Fast_badHuffmanCode: return "invalid Huffman code in bzip2 data";
-    case CBZip2Fast_tooManySelectors: return "too many symbols for the selectors (too many selectors needed)";
+    case CBZip2Fast_tooFewSelectors: return "more symbols than the selectors cover";
     case CBZip2Fast_blockTooLong: return "block longer than its level allows";
     case CBZip2Fast_badOrigPtr: return "origPtr out of range";
     case CBZip2Fast_crcMismatch: return "bzip2 block CRC mismatch";
     case CBZip2Fast_notDecoded: return "no decoded bzip2 block is waiting for output";
     case CBZip2Fast_outOfMemory: return "out of memory";
     case CBZip2Fast_badBWT: return "internal error: inverse BWT segments do not link up";
+    case CBZip2Fast_runWithoutCount: return "run of four equal bytes without its count at the end of a block";
     default: return "unknown bzip2 decoder error";
     }
 }

@@ -259,15 +259,14 @@ static int decodeSymbols(BitReader *br, const BlockHeader *h, const HuffTable *t
     int rc = 0;
     for (int sel = 0;; sel++) {
         if (sel >= h->nSelectors || !tables[selectors[sel]].valid || overran(&r)) {
-            rc = sel >= h->nSelectors ? CBZip2Fast_tooManySelectors
-               : overran(&r) ? CBZip2Fast_unexpectedEnd : CBZip2Fast_badCodeLengths;
+            rc = sel >= h->nSelectors ? CBZip2Fast_tooFewSelectors : CBZip2Fast_badCodeLengths;
             goto finish;
         }
         const HuffTable *t = &tables[selectors[sel]];
         for (int i = 0; i < groupSize; i++) {
             uint32_t e = decodeSymbol(t, peekWord(&r));
             if (!e) {
-                rc = overran(&r) ? CBZip2Fast_unexpectedEnd : CBZip2Fast_badHuffmanCode;
+                rc = CBZip2Fast_badHuffmanCode;
                 goto finish;
             }
             r.pos += e & 31;

@@ -152,5 +152,7 @@ int CBZip2Fast_output(CBZip2Fast_Decoder *d, uint8_t *out, size_t capacity, size
     if (s->pending || s->inPos < s->length)
         return CBZip2Fast_outputFull;
     s->state = blockNone;
+    if (s->run == 4)                 /* four equal bytes ended the block: their count byte is missing */
+        return CBZip2Fast_runWithoutCount;
     return ~s->crc == s->storedCRC ? CBZip2Fast_ok : CBZip2Fast_crcMismatch;
 }

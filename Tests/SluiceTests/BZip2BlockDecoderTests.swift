@@ -1,5 +1,9 @@
 @testable import Sluice
 import XCTest
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Sluice's own block decoder against libbz2 (the reference, through `BZip2Blocks.decode`), on the blocks that
 /// `BZip2Blocks.locate` finds.
@@ -111,6 +115,61 @@ final class BZip2BlockDecoderTests: XCTestCase {
             try decoder.decode(block, in: data, into: output, path: "w.bz2")
             XCTAssertTrue(output.array == clean[0])
         }
+    }
+
+    /// A block whose text ends with four equal bytes and no repeat count after them (01 02 05 05 05 05), which no
+    /// encoder writes and libbz2 rejects: so does this decoder, while the same block with its count 0 decodes.
+    /// Both streams were built by hand (BWT of the text, MTF, RUNA/RUNB, two Huffman tables), with the block and
+    /// stream CRCs of the six bytes.
+    func testBlockEndingInARunWithoutItsCountIsRejectedAsByLibbz2() throws {
+        func bytes(_ hex: String) -> [UInt8] {
+            var out = [UInt8]()
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                out.append(UInt8(hex[index..<next], radix: 16)!)
+                index = next
+            }
+            return out
+        }
+        let withoutCount = bytes("425a68393141592653596a6dc2d80000004000320020002108108d4ee2ee48a70a120d4db85b00")
+        let withCount = bytes("425a68393141592653596a6dc2d8000000c00072002000211008834b5dc5dc914e14241a9b70b600")
+        let decoder = try XCTUnwrap(BZip2BlockDecoder())
+        XCTAssertEqual(try fast(withCount, decoder), [1, 2, 5, 5, 5, 5])
+        XCTAssertEqual(try reference(withCount), [1, 2, 5, 5, 5, 5])
+        XCTAssertThrowsError(try reference(withoutCount))
+        XCTAssertThrowsError(try fast(withoutCount, decoder)) { error in
+            XCTAssertEqual((error as? SluiceError)?.code, .corruptBzip2)
+            XCTAssertEqual((error as? SluiceError)?.message,
+                           "corrupt bzip2 block (run of four equal bytes without its count at the end of a block)")
+        }
+        let stream = drain(BZip2FastStream(CompressedInput(path: "n.bz2", fd: nil, prefix: withoutCount), decoder: decoder))
+        XCTAssertEqual(stream.error?.code, .corruptBzip2)
+    }
+
+    /// From a pipe, a block is decoded as soon as it and the magic after it have arrived, not once the most a
+    /// block can take (2.3 MB) is buffered or the writer closes: the fill below returns while the pipe is open.
+    func testABlockFromAPipeIsDecodedOnceItHasArrived() throws {
+        let text = bzip2TestLog(size: 200_000, seed: 41)
+        let compressed = bzip2(text, level: 9)
+        XCTAssertLessThan(compressed.count, 60_000, "fits the pipe's buffer")
+        var ends: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&ends), 0)
+        defer { close(ends[0]) }
+        XCTAssertEqual(compressed.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }, compressed.count)
+        let stream = BZip2FastStream(CompressedInput(path: "p.bz2", fd: ends[0], prefix: []))
+        let output = ByteBuffer()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = stream.fill(output, limit: text.count)
+            done.signal()
+        }
+        let waited = done.wait(timeout: .now() + 20)
+        close(ends[1])
+        if waited == .timedOut { _ = done.wait(timeout: .now() + 20) }
+        XCTAssertEqual(waited, .success, "the block waited for more input")
+        XCTAssertTrue(output.array == text)
+        XCTAssertNil(stream.error)
     }
 
     /// Blocks decoded against a truncated copy of their file: every block the cut reaches fails with an error,

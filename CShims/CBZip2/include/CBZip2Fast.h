@@ -29,13 +29,14 @@ enum CBZip2Fast_Result {
     CBZip2Fast_badSelector = -8,        // selector MTF value >= number of tables
     CBZip2Fast_badCodeLengths = -9,     // code length outside 1..20, or an over-subscribed table used
     CBZip2Fast_badHuffmanCode = -10,    // bit pattern matches no code of the table
-    CBZip2Fast_tooManySelectors = -11,  // block has more symbols than its selectors cover
+    CBZip2Fast_tooFewSelectors = -11,   // block has more symbols than its selectors cover
     CBZip2Fast_blockTooLong = -12,      // more than level*100000 bytes in the block
     CBZip2Fast_badOrigPtr = -13,        // origPtr >= block length (includes an empty block)
     CBZip2Fast_crcMismatch = -14,       // decoded block's CRC differs from the stored CRC
     CBZip2Fast_notDecoded = -15,        // no decoded block is waiting for output
     CBZip2Fast_outOfMemory = -16,       // allocation failed
-    CBZip2Fast_badBWT = -17             // inverse BWT segments do not link up (defensive; not expected)
+    CBZip2Fast_badBWT = -17,            // inverse BWT segments do not link up (defensive; not expected)
+    CBZip2Fast_runWithoutCount = -18    // the block ends with four equal bytes and no repeat count
 };
 
 typedef struct CBZip2Fast_Decoder CBZip2Fast_Decoder;
@@ -64,7 +65,8 @@ int CBZip2Fast_decodeBlock(CBZip2Fast_Decoder *decoder, const uint8_t *data, siz
 /// continues where the last stopped, for any capacity >= 1. Undoes the initial run-length encoding (4 equal bytes,
 /// then a repeat count 0...255, as libbz2 accepts) and updates the block's CRC. Returns CBZip2Fast_outputFull
 /// when more bytes follow; CBZip2Fast_ok when the block is complete and its CRC matches; CBZip2Fast_crcMismatch
-/// when it is complete and does not; CBZip2Fast_badBWT (nothing written), CBZip2Fast_notDecoded or
+/// when it is complete and does not; CBZip2Fast_runWithoutCount when its last four bytes are equal and no count
+/// follows (libbz2 rejects such a block too); CBZip2Fast_badBWT (nothing written), CBZip2Fast_notDecoded or
 /// CBZip2Fast_badArgument. Once the block is complete, none is waiting.
 int CBZip2Fast_output(CBZip2Fast_Decoder *decoder, uint8_t *out, size_t capacity, size_t *written);
 #endif

@@ -5,8 +5,8 @@ import Glibc
 
 /// Sequential bzip2 decoding with Sluice's block decoder, for standard input and files too small to split:
 /// concatenated streams read as one, every block's CRC and every stream's combined CRC checked. The compressed
-/// bytes are buffered until the next block is whole (or the input ends), since a block's length is known only
-/// once it is decoded; a block takes at most 2.3 MB. The obsolete randomised blocks go to libbz2.
+/// bytes are buffered until the next block is whole, which is known when the magic that follows it has arrived
+/// (or the input ends); a block takes at most 2.3 MB. The obsolete randomised blocks go to libbz2.
 final class BZip2FastStream: DecodedStream {
     private enum Phase {
         /// Expecting `BZh1`...`BZh9` at a byte boundary.
@@ -103,20 +103,40 @@ final class BZip2FastStream: DecodedStream {
         if let failure = ensure(bytes: 10 + (bit & 7 == 0 ? 0 : 1)) { return failure }
         guard let magic = BZip2Blocks.readBits(pending.base, pending.count, at: bit, width: 48) else { return truncated() }
         if magic == BZip2Blocks.blockMagic {
-            if let failure = ensure(bytes: (BZip2Blocks.maxBlockBits(level: level) + 7) / 8 + 16) { return failure }
-            // After `ensure`, which may move `pending`'s storage.
-            let whole = UnsafeRawBufferPointer(start: pending.base, count: pending.count)
-            blockOffset = offset
-            let (result, bitEnd, crc) = decoder.begin(whole, bitStart: bit, level: level)
-            if result == CBZip2Fast_unsupported.rawValue { return readRandomised(whole, into: output) }
-            if result == CBZip2Fast_unexpectedEnd.rawValue { return truncated() }
-            guard result == CBZip2Fast_ok.rawValue else {
-                return corrupt(BZip2BlockDecoder.message(result), at: blockOffset)
+            // Read on, a read at a time, until the next block or end-of-stream magic has arrived (or the input
+            // ends, or the most a block can take is buffered): then the block is whole. The search resumes where
+            // it stopped. The magic can also occur by chance inside a block; the block's decoding then meets the
+            // data's end, and the reading goes on past that false magic.
+            let maxBytes = (BZip2Blocks.maxBlockBits(level: level) + 7) / 8 + 16
+            var searchFrom = bit + 48
+            while true {
+                let available = pending.count - bit / 8
+                let whole = UnsafeRawBufferPointer(start: pending.base, count: pending.count)
+                let enough = inputEnded || available >= maxBytes
+                if !enough {
+                    guard let marker = BZip2Blocks.nextMarker(in: whole, from: searchFrom) else {
+                        searchFrom = max(searchFrom, pending.count * 8 - 47)
+                        if let failure = ensure(bytes: available + 1) { return failure }
+                        continue
+                    }
+                    searchFrom = marker + 1
+                }
+                blockOffset = offset
+                let (result, bitEnd, crc) = decoder.begin(whole, bitStart: bit, level: level)
+                if result == CBZip2Fast_unexpectedEnd.rawValue && !enough {
+                    if let failure = ensure(bytes: available + 1) { return failure }
+                    continue
+                }
+                if result == CBZip2Fast_unsupported.rawValue { return readRandomised(whole, into: output) }
+                if result == CBZip2Fast_unexpectedEnd.rawValue { return truncated() }
+                guard result == CBZip2Fast_ok.rawValue else {
+                    return corrupt(BZip2BlockDecoder.message(result), at: blockOffset)
+                }
+                combinedCRC = BZip2Blocks.combine(combinedCRC, crc)
+                bit = bitEnd
+                phase = .draining
+                return nil
             }
-            combinedCRC = BZip2Blocks.combine(combinedCRC, crc)
-            bit = bitEnd
-            phase = .draining
-            return nil
         }
         guard magic == BZip2Blocks.endMagic else { return corrupt("bad bzip2 block magic", at: offset) }
         guard let stored = BZip2Blocks.readBits(pending.base, pending.count, at: bit + 48, width: 32) else {

@@ -31,7 +31,6 @@ const char *CBZip2Fast_errorMessage(int code)
     case CBZip2Fast_badOrigPtr: return "origPtr out of range";
     case CBZip2Fast_crcMismatch: return "bzip2 block CRC mismatch";
     case CBZip2Fast_notDecoded: return "no decoded bzip2 block is waiting for output";
-    case CBZip2Fast_outOfMemory: return "out of memory";
     case CBZip2Fast_badBWT: return "internal error: inverse BWT segments do not link up";
     case CBZip2Fast_runWithoutCount: return "run of four equal bytes without its count at the end of a block";
     default: return "unknown bzip2 decoder error";
@@ -52,29 +51,31 @@ static void *allocHuge(size_t size)
     return p;
 }
 
-/* Allocates the block's arrays and the chain buffers if not done yet.
- * Returns 0 or CBZip2Fast_outOfMemory. */
-static int ensureArrays(CBZip2Fast_Decoder *d)
+/* Allocates the block's arrays and the chain buffers. Returns 0, or -1 when one cannot be allocated (the
+ * others stay for CBZip2Fast_destroy to free). */
+static int allocateArrays(CBZip2Fast_Decoder *d)
 {
     Block *s = &d->block;
-    if (!s->bytes)
-        s->bytes = malloc(maxBlock);
-    if (!s->fwd)
-        s->fwd = allocHuge(maxBlock * sizeof(uint32_t));
+    s->bytes = malloc(maxBlock);
+    s->fwd = allocHuge(maxBlock * sizeof(uint32_t));
     if (!s->bytes || !s->fwd)
-        return CBZip2Fast_outOfMemory;
+        return -1;
     for (int i = 0; i < chains; i++)
-        if (!d->work[i] && !(d->work[i] = malloc(maxBlock)))
-            return CBZip2Fast_outOfMemory;
+        if (!(d->work[i] = malloc(maxBlock)))
+            return -1;
     return 0;
 }
 
-/* Allocates a decoder with no block and its CRC tables; see header. */
+/* Allocates a decoder with no block, its CRC tables and its arrays; see header. */
 CBZip2Fast_Decoder *CBZip2Fast_create(void)
 {
     CBZip2Fast_Decoder *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    if (allocateArrays(d)) {
+        CBZip2Fast_destroy(d);
+        return NULL;
+    }
     CBZip2Fast_initCRC(d->crcTable);
     return d;
 }
@@ -100,8 +101,6 @@ int CBZip2Fast_decodeBlock(CBZip2Fast_Decoder *d, const uint8_t *data, size_t by
     Block *s = &d->block;
     s->state = blockNone;
     s->error = 0;
-    if (ensureArrays(d))
-        return CBZip2Fast_outOfMemory;
     int rc = CBZip2Fast_readBlock(d, data, byteCount, bitStart, level, bitEnd);
     if (rc)
         return rc;

@@ -2,8 +2,9 @@
 // UndefinedBehaviorSanitizer by `make fuzz`. A log-like input is compressed with libbz2, then damaged thousands
 // of ways (bit flips, overwritten bytes, truncation, random bytes after a valid header); every damaged copy is
 // decoded block by block, chaining each block's end, with the output drained in random piece sizes. The decoder
-// must never read or write out of bounds, and whenever it accepts a copy, libbz2 must accept it too and decode
-// the same bytes. Exits 1 on the first disagreement; the sanitizers abort on any memory error.
+// must never read or write out of bounds; it must accept exactly the copies libbz2 accepts, with the same bytes;
+// and where it decodes a damaged block to its end and then fails the CRC, it must have written the bytes libbz2
+// writes before reporting the error. Exits 1 on the first disagreement; the sanitizers abort on any memory error.
 #include <bzlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,68 +28,123 @@ static uint64_t read48(const uint8_t *data, uint64_t bit) {
     return value;
 }
 
-/// Decodes the one stream in data[0..<size] block by block into out; returns the byte count, or -1 when the
-/// decoder reports an error or the stream's layout is wrong.
-static long decode_stream(CBZip2Fast_Decoder *decoder, const uint8_t *data, size_t size, uint8_t *out, size_t capacity) {
-    if (size < 4 || data[3] < '1' || data[3] > '9') return -1;
+/// The outcome of decoding one stream: CBZip2Fast_ok, the decoder's error code, or one of these.
+enum { layoutError = 100, streamCRCMismatch = 101 };
+
+/// Decodes the one stream in data[0..<size] block by block into out, checking the combined CRC after the
+/// end-of-stream magic. Returns an outcome; *written gets the bytes written, those of a block that fails its
+/// CRC included (libbz2 hands them out too before it reports the error).
+static int decode_stream(CBZip2Fast_Decoder *decoder, const uint8_t *data, size_t size, uint8_t *out, size_t capacity,
+                         size_t *written) {
+    *written = 0;
+    if (size < 4 || data[3] < '1' || data[3] > '9') return layoutError;
     int level = data[3] - '0';
     uint64_t bit = 32;
-    size_t total = 0;
+    uint32_t combined = 0;
     for (int block = 0; block < 10000; block++) {
-        if (bit + 48 > (uint64_t)size * 8) return -1;
-        if (read48(data, bit) == 0x177245385090ull) return (long)total;
+        if (bit + 80 > (uint64_t)size * 8) return layoutError;
+        if (read48(data, bit) == 0x177245385090ull) {
+            uint32_t stored = (uint32_t)(read48(data, bit + 48) >> 16);
+            return stored == combined ? CBZip2Fast_ok : streamCRCMismatch;
+        }
         uint64_t end;
         uint32_t crc;
-        if (CBZip2Fast_decodeBlock(decoder, data, size, bit, level, &end, &crc) != CBZip2Fast_ok) return -1;
-        size_t got = 0, written;
-        int rc;
+        int rc = CBZip2Fast_decodeBlock(decoder, data, size, bit, level, &end, &crc);
+        if (rc != CBZip2Fast_ok) return rc;
+        size_t got = 0, piece_written;
         do {
             size_t piece = 1 + next_random() % 70000;
-            if (total + got + piece > capacity) return -1;
-            rc = CBZip2Fast_output(decoder, out + total + got, piece, &written);
-            if (written > piece) {
-                fprintf(stderr, "block %d: output wrote %zu bytes into %zu\n", block, written, piece);
+            if (*written + got + piece > capacity) return layoutError;
+            rc = CBZip2Fast_output(decoder, out + *written + got, piece, &piece_written);
+            if (piece_written > piece) {
+                fprintf(stderr, "block %d: output wrote %zu bytes into %zu\n", block, piece_written, piece);
                 exit(1);
             }
-            got += written;
+            got += piece_written;
         } while (rc == CBZip2Fast_outputFull);
-        if (rc != CBZip2Fast_ok) return -1;
-        total += got;
+        *written += got;
+        if (rc != CBZip2Fast_ok) return rc;
+        combined = (combined << 1 | combined >> 31) ^ crc;
         bit = end;
     }
-    return -1;
+    return layoutError;
+}
+
+/// libbz2's streaming decoder over data[0..<size]: its last result and, in *written, the bytes it wrote.
+static int reference_decode(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, size_t *written) {
+    bz_stream stream;
+    memset(&stream, 0, sizeof stream);
+    if (BZ2_bzDecompressInit(&stream, 0, 0) != BZ_OK) return BZ_MEM_ERROR;
+    stream.next_in = (char *)data;
+    stream.avail_in = (unsigned)size;
+    stream.next_out = (char *)out;
+    stream.avail_out = (unsigned)capacity;
+    int rc;
+    do {
+        rc = BZ2_bzDecompress(&stream);
+    } while (rc == BZ_OK && stream.avail_in > 0 && stream.avail_out > 0);
+    *written = capacity - stream.avail_out;
+    BZ2_bzDecompressEnd(&stream);
+    return rc;
+}
+
+/// Log lines with some random bytes (level 1), with runs of every length around the run-length thresholds
+/// (level 9), and both mixed (level 5): the three streams the trials damage.
+static size_t make_text(int kind, uint8_t *text, size_t length) {
+    const char *line = "1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] \"GET /index.html HTTP/1.1\" 200 4447\n";
+    size_t n = 0;
+    while (n < length) {
+        if (kind != 0 && next_random() % 3 == 0) {
+            size_t run = 1 + next_random() % 300;
+            uint8_t byte = (uint8_t)next_random();
+            for (size_t i = 0; i < run && n < length; i++) text[n++] = byte;
+        } else if (kind != 1) {
+            for (size_t i = 0; line[i] && n < length; i++) text[n++] = next_random() % 30 ? (uint8_t)line[i] : (uint8_t)next_random();
+        } else {
+            text[n++] = (uint8_t)next_random();
+        }
+    }
+    return n;
 }
 
 int main(void) {
     const size_t length = 400000, capacity = 64u << 20;
+    const int levels[3] = {1, 9, 5};
     uint8_t *text = malloc(length), *out = malloc(capacity), *reference = malloc(capacity);
-    const char *line = "1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] \"GET /index.html HTTP/1.1\" 200 4447\n";
-    for (size_t i = 0; i < length; i++) text[i] = i % 97 < 70 ? (uint8_t)line[i % strlen(line)] : (uint8_t)next_random();
-    unsigned compressedLength = (unsigned)(length * 2);
-    uint8_t *compressed = malloc(compressedLength), *damaged = malloc(compressedLength);
-    if (BZ2_bzBuffToBuffCompress((char *)compressed, &compressedLength, (char *)text, length, 1, 0, 0) != BZ_OK) return 1;
+    uint8_t *compressed[3], *damaged = malloc(length * 2);
+    unsigned compressedLength[3];
     CBZip2Fast_Decoder *decoder = CBZip2Fast_create();
-    if (decode_stream(decoder, compressed, compressedLength, out, capacity) != (long)length || memcmp(out, text, length)) {
-        fprintf(stderr, "the undamaged stream does not decode to its text\n");
-        return 1;
+    for (int kind = 0; kind < 3; kind++) {
+        make_text(kind, text, length);
+        compressedLength[kind] = (unsigned)(length * 2);
+        compressed[kind] = malloc(length * 2);
+        if (BZ2_bzBuffToBuffCompress((char *)compressed[kind], &compressedLength[kind], (char *)text, length, levels[kind], 0, 0)
+            != BZ_OK) return 1;
+        size_t written;
+        if (decode_stream(decoder, compressed[kind], compressedLength[kind], out, capacity, &written) != CBZip2Fast_ok
+            || written != length || memcmp(out, text, length)) {
+            fprintf(stderr, "the undamaged stream %d does not decode to its text\n", kind);
+            return 1;
+        }
     }
-    int accepted = 0, rejected = 0;
+    int accepted = 0, rejected = 0, compared = 0;
     for (int trial = 0; trial < 3000; trial++) {
-        memcpy(damaged, compressed, compressedLength);
-        size_t size = compressedLength;
+        int kind = (int)(next_random() % 3);
+        size_t size = compressedLength[kind];
+        memcpy(damaged, compressed[kind], size);
         switch (next_random() % 4) {
         case 0:  // flip 1-4 bits after the header
             for (int k = 0, flips = 1 + (int)(next_random() % 4); k < flips; k++) {
-                uint64_t bit = 32 + next_random() % ((uint64_t)compressedLength * 8 - 32);
+                uint64_t bit = 32 + next_random() % ((uint64_t)size * 8 - 32);
                 damaged[bit >> 3] ^= (uint8_t)(1 << (bit & 7));
             }
             break;
         case 1:  // truncate
-            size = 4 + next_random() % (compressedLength - 4);
+            size = 4 + next_random() % (size - 4);
             break;
         case 2: {  // overwrite 1-64 bytes
-            size_t at = 4 + next_random() % (compressedLength - 4), count = 1 + next_random() % 64;
-            for (size_t i = at; i < at + count && i < compressedLength; i++) damaged[i] = (uint8_t)next_random();
+            size_t at = 4 + next_random() % (size - 4), count = 1 + next_random() % 64;
+            for (size_t i = at; i < at + count && i < size; i++) damaged[i] = (uint8_t)next_random();
             break;
         }
         default:  // random bytes after a valid header and block magic
@@ -96,21 +152,39 @@ int main(void) {
             for (size_t i = 10; i < size; i++) damaged[i] = (uint8_t)next_random();
             break;
         }
-        long got = decode_stream(decoder, damaged, size, out, capacity);
-        if (got < 0) {
+        size_t got, expected;
+        int outcome = decode_stream(decoder, damaged, size, out, capacity, &got);
+        int result = reference_decode(damaged, size, reference, capacity, &expected);
+        if (outcome == CBZip2Fast_ok) {
+            accepted++;
+            if (result != BZ_STREAM_END || expected != got || memcmp(reference, out, got)) {
+                fprintf(stderr, "trial %d: the decoder accepted a copy that libbz2 decodes differently (%d)\n", trial, result);
+                return 1;
+            }
+        } else {
             rejected++;
-            continue;
+            if (result == BZ_STREAM_END) {
+                fprintf(stderr, "trial %d: the decoder rejected (%d) a copy that libbz2 accepts\n", trial, outcome);
+                return 1;
+            }
         }
-        accepted++;
-        unsigned referenceLength = (unsigned)capacity;
-        int result = BZ2_bzBuffToBuffDecompress((char *)reference, &referenceLength, (char *)damaged, (unsigned)size, 0, 0);
-        if (result != BZ_OK || (long)referenceLength != got || memcmp(reference, out, (size_t)got)) {
-            fprintf(stderr, "trial %d: the decoder accepted a copy that libbz2 decodes differently (%d)\n", trial, result);
-            return 1;
+        // Where the decoder got through a damaged block to its end (its CRC or the stream's then fails), libbz2
+        // wrote the same bytes before it reported the error. (For a run without its count libbz2 has written them
+        // but returns without counting them, so only the bytes are compared.)
+        if (outcome == CBZip2Fast_crcMismatch || outcome == streamCRCMismatch || outcome == CBZip2Fast_runWithoutCount) {
+            compared++;
+            if (outcome == CBZip2Fast_runWithoutCount && result == BZ_DATA_ERROR) expected = got;
+            if (result != BZ_DATA_ERROR || expected != got || memcmp(reference, out, got)) {
+                fprintf(stderr, "trial %d: %zu bytes before the error (%d), libbz2 wrote %zu (%d)\n", trial, got, outcome,
+                        expected, result);
+                return 1;
+            }
         }
     }
-    printf("bzip2 decoder fuzz: 3000 damaged copies, %d rejected, %d accepted and equal to libbz2\n", rejected, accepted);
+    printf("bzip2 decoder fuzz: 3000 damaged copies at levels 1, 5 and 9: %d rejected (libbz2 rejects them too), %d accepted "
+           "and equal to libbz2, %d decoded to a failing CRC with the same bytes as libbz2\n", rejected, accepted, compared);
     CBZip2Fast_destroy(decoder);
-    free(text); free(out); free(reference); free(compressed); free(damaged);
+    for (int kind = 0; kind < 3; kind++) free(compressed[kind]);
+    free(text); free(out); free(reference); free(damaged);
     return 0;
 }

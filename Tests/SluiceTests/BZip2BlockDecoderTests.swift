@@ -157,7 +157,8 @@ final class BZip2BlockDecoderTests: XCTestCase {
         XCTAssertEqual(pipe(&ends), 0)
         defer { close(ends[0]) }
         XCTAssertEqual(compressed.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }, compressed.count)
-        let stream = BZip2FastStream(CompressedInput(path: "p.bz2", fd: ends[0], prefix: []))
+        let stream = BZip2FastStream(CompressedInput(path: "p.bz2", fd: ends[0], prefix: []),
+                                     decoder: try XCTUnwrap(BZip2BlockDecoder()))
         let output = ByteBuffer()
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {

@@ -34,7 +34,6 @@ enum CBZip2Fast_Result {
     CBZip2Fast_badOrigPtr = -13,        // origPtr >= block length (includes an empty block)
     CBZip2Fast_crcMismatch = -14,       // decoded block's CRC differs from the stored CRC
     CBZip2Fast_notDecoded = -15,        // no decoded block is waiting for output
-    CBZip2Fast_outOfMemory = -16,       // allocation failed
     CBZip2Fast_badBWT = -17,            // inverse BWT segments do not link up (defensive; not expected)
     CBZip2Fast_runWithoutCount = -18    // the block ends with four equal bytes and no repeat count
 };
@@ -44,9 +43,9 @@ typedef struct CBZip2Fast_Decoder CBZip2Fast_Decoder;
 /// A static English description of a result code, never NULL.
 const char *CBZip2Fast_errorMessage(int code);
 
-/// A decoder, or NULL when out of memory. Its large arrays are allocated at the first block and reused: a 900 KB
-/// text buffer, a 3.6 MB inverse-BWT vector (2 MB-aligned, for transparent huge pages) and twelve 900 KB chain
-/// buffers touched only as far as used, about 16 MB of address space and 7 MB resident.
+/// A decoder with its arrays, reused from block to block, or NULL when they cannot be allocated: a 900 KB text
+/// buffer, a 3.6 MB inverse-BWT vector (2 MB-aligned, for transparent huge pages) and twelve 900 KB chain
+/// buffers, touched only as far as used: about 16 MB of address space and up to 7 MB resident.
 CBZip2Fast_Decoder *CBZip2Fast_create(void);
 
 /// Frees the decoder and its arrays. NULL is allowed.

@@ -252,9 +252,10 @@ public final class Engine {
         let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
         // Workers wait for the slowest block of a batch, so a batch holds several blocks per worker. A block can
         // decode to 46 MB (runs of one byte), so workers stop claiming blocks once the batch's decoded bytes reach
-        // a budget: memory stays bounded for any input, and usual logs (under 1 MB per block) never reach it.
+        // a budget of 2 MB per block of the batch (32 MB at least), which usual logs (under 1 MB per block) never
+        // reach: the decoded bytes held stay under the budget plus one block per worker, for any input.
         let batchSize = max(2, options.threads * 8)
-        let decodedBudget = 32 << 20
+        let decodedBudget = max(32 << 20, batchSize * (2 << 20))
         var buffers = (0..<batchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
         var position = 0
         while position < blocks.count && !stopped {

@@ -10,7 +10,8 @@ import CBZip2
 final class BZip2BlockDecoder {
     private let decoder: OpaquePointer
 
-    /// A decoder, or nil when its fixed state cannot be allocated.
+    /// A decoder, or nil when its arrays (about 16 MB of address space) cannot be allocated; callers then
+    /// decode with libbz2.
     init?() {
         guard let decoder = CBZip2Fast_create() else { return nil }
         self.decoder = decoder

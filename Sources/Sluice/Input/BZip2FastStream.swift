@@ -18,7 +18,7 @@ final class BZip2FastStream: DecodedStream {
     }
 
     private let input: CompressedInput
-    private var ownDecoder: BZip2BlockDecoder?
+    private let decoder: BZip2BlockDecoder
     /// Compressed bytes read and not yet dropped; `pending[0]` lies at file offset `pendingOffset`.
     private let pending = ByteBuffer(capacity: 1 << 20)
     private var pendingOffset = 0
@@ -35,18 +35,14 @@ final class BZip2FastStream: DecodedStream {
     private var finished = false
     private(set) var error: SluiceError?
 
-    /// Decodes `input` with `decoder` (a worker's, reused from file to file), or with one of its own when nil.
-    init(_ input: CompressedInput, decoder: BZip2BlockDecoder? = nil) {
+    /// Decodes `input` with `decoder` (a worker's, reused from file to file).
+    init(_ input: CompressedInput, decoder: BZip2BlockDecoder) {
         self.input = input
-        ownDecoder = decoder
+        self.decoder = decoder
     }
 
     func fill(_ output: ByteBuffer, limit: Int) -> Bool {
         guard !finished else { return false }
-        guard let decoder = ownDecoder ?? BZip2BlockDecoder() else {
-            return stop(SluiceError(.io, path: input.path, "out of memory for the bzip2 decoder", offset: offset))
-        }
-        ownDecoder = decoder
         while output.count < limit {
             switch phase {
             case .draining:

@@ -92,13 +92,15 @@ final class PlainStream: DecodedStream {
 
 enum Decoders {
     /// A stream decoding `input` as `compression` says; bzip2 with `bzip2Decoder` (a worker's, reused from file
-    /// to file) or with a decoder of its own.
+    /// to file) or with a decoder of its own, and with libbz2 when no decoder's arrays could be allocated.
     static func stream(_ compression: Compression, _ input: CompressedInput, gzip: GzipDecoderKind,
                        bzip2Decoder: BZip2BlockDecoder? = nil) -> DecodedStream {
         switch compression {
         case .none: return PlainStream(input)
         case .gzip: return gzip == .isal ? IsalGzipStream(input) : ZlibGzipStream(input)
-        case .bzip2: return BZip2FastStream(input, decoder: bzip2Decoder)
+        case .bzip2:
+            guard let decoder = bzip2Decoder ?? BZip2BlockDecoder() else { return BZip2Stream(input) }
+            return BZip2FastStream(input, decoder: decoder)
         }
     }
 }

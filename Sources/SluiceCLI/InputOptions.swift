@@ -6,7 +6,7 @@ struct InputOptions: ParsableArguments {
     @Argument(help: "Files or directories to read; '-' or nothing reads standard input.")
     var paths: [String] = []
 
-    @Option(help: "Keep only files under directories whose name matches this glob, e.g. 'access-log*'.")
+    @Option(help: "In directories, read only the files whose name matches this glob, e.g. 'access-log*'.")
     var name: String?
 
     @Option(help: "Record format: common, combined, auto, fields or regex:PCRE (named groups are fields).")

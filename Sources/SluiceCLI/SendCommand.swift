@@ -33,7 +33,7 @@ struct SendCommand: ParsableCommand {
     @Option(help: "Only lines matching this PCRE2 pattern are sent.")
     var grep: String?
 
-    @Option(help: "Keep only files under directories whose name matches this glob.")
+    @Option(help: "In directories, read only the files whose name matches this glob.")
     var name: String?
 
     @Flag(help: "Follow the files as they grow (tail -F) until interrupted.")

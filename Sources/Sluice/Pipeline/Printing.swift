@@ -10,7 +10,7 @@ public enum RecordStyle: Sendable {
     /// `common` plus ` "referer" "agent"`, each `-` when the record has none.
     case combined
     /// One JSON object per line with keys `host` ... `bytes` (and `referer`, `agent` when present); status and
-    /// bytes are numbers, text is copied byte for byte with `"`, `\` and control bytes escaped.
+    /// bytes are numbers, text is a JSON string as `JSONEscape` writes it (U+FFFD for bytes that are not UTF-8).
     case json
     /// A header line `host,ident,user,datetime,method,request,proto,status,bytes,referer,agent`, then one line per
     /// record; a field holding a comma, quote, CR or LF is quoted with quotes doubled (RFC 4180).

@@ -41,6 +41,7 @@ final class ErrorTests: XCTestCase {
             (["count", "--where", "request~(", path], "(: invalid regex"),
             (["count", "--format", "xml", path], "xml: unknown format"),
             (["count", "--format", "regex:(\\S+)", path], "needs named groups"),
+            (["top", "host", "-k", "0", path], "top: k must be at least 1, got 0\n"),
             (["count", "--threads", "0", path], "--threads: expected 1...1024, got 0\n"),
             (["count", "--threads", "100000000", path], "--threads: expected 1...1024, got 100000000\n"),
             (["count", "--chunk-size", "99999999999999G", path], "--chunk-size: '99999999999999G' is too large\n"),

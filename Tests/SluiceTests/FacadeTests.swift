@@ -217,6 +217,8 @@ final class FacadeTests: XCTestCase {
                           Query(conditions: ["bytes>5000", "method!=GET"], operation: .count(by: nil)), total)
                 try check(log.countBy(.status).map { "\($0.count) \($0.value)" }, Query(operation: .count(by: "status")), counts)
                 try check(log.top(.host, 7).map { "\($0.count) \($0.value)" }, Query(operation: .top("host", k: 7)), counts)
+                XCTAssertThrowsError(try log.top(.host, 0)) { XCTAssertEqual(($0 as? SluiceError)?.code, .invalidArgument) }
+                XCTAssertThrowsError(try Engine(query: Query(operation: .top("host", k: -1))))
                 let grepped = try engine(Query(operation: .grep("GET|POST", countOnly: true))).selected
                 XCTAssertEqual(try Lines.open(path).executing(.sequential).grep("GET|POST").count(), Int(grepped))
                 let largest = try XCTUnwrap(log.max(by: .bytes, with: .request))

@@ -46,7 +46,11 @@ final class Plan: @unchecked Sendable {
         case .count(let by):
             output = .aggregate
             aggregate = try by.map { .table(try format.field($0)) } ?? (query.custom == nil ? .count : .custom)
-        case .distinct(let name, _), .top(let name, _):
+        case .distinct(let name, _):
+            output = .aggregate
+            aggregate = .table(try format.field(name))
+        case .top(let name, _):
+            try query.operation.checkParameters()
             output = .aggregate
             aggregate = .table(try format.field(name))
         case .extreme(let name, let with, let isMax):

@@ -10,11 +10,11 @@ public enum Operation: Sendable, Equatable {
     /// With `with`, the comparison is on the pair (value, with), so ties go to the greatest (for max) or least
     /// (for min) `with` value, as Python's `max((bytes, request))` and `min(...)` do.
     case extreme(String, with: String?, isMax: Bool)
-    /// The `k` most frequent values of a field: count descending, then value ascending.
+    /// The `k` most frequent values of a field (`k` at least 1): count descending, then value ascending.
     case top(String, k: Int)
     /// The listed fields of every record, one line per record in input order: space-joined, or with `json`
-    /// one JSON object per line (integer fields as numbers; other bytes copied as they are, with `"`, `\` and
-    /// control characters escaped).
+    /// one JSON object per line (integer fields as numbers, other fields JSON strings as `JSONEscape` writes
+    /// them).
     case select([String], json: Bool = false)
     /// The raw lines matching a PCRE2 pattern, in input order; with `countOnly`, only their number per input.
     case grep(String, countOnly: Bool)
@@ -27,6 +27,15 @@ extension Operation {
         case .sum(let name), .distinct(let name, _), .top(let name, _), .extreme(let name, _, _): return name
         case .count(let by): return by
         case .select, .grep: return nil
+        }
+    }
+}
+
+extension Operation {
+    /// Throws `.invalidArgument` for a parameter out of range: `top` with `k` below 1.
+    func checkParameters() throws {
+        if case .top(_, let k) = self, k < 1 {
+            throw SluiceError(.invalidArgument, path: "top", "k must be at least 1, got \(k)")
         }
     }
 }

@@ -32,9 +32,12 @@ extension Records {
         try top(field, Int.max, operation: .count(by: field.rawValue))
     }
 
-    /// The `k` most frequent values of a field: count descending, then value ascending (bytewise).
+    /// The `k` most frequent values of a field: count descending, then value ascending (bytewise). Throws
+    /// `.invalidArgument` when `k` is below 1.
     public func top(_ field: LogField, _ k: Int) throws -> [(value: ByteString, count: Int)] {
-        try top(field, k, operation: .top(field.rawValue, k: k))
+        let operation = Operation.top(field.rawValue, k: k)
+        try operation.checkParameters()
+        return try top(field, k, operation: operation)
     }
 
     private func top(_ field: LogField, _ k: Int, operation: Operation) throws -> [(value: ByteString, count: Int)] {

@@ -89,6 +89,37 @@ final class CompressionTests: XCTestCase {
         }
     }
 
+    /// bzip2 from standard input is decoded block-parallel as it arrives and, from anything unexpected on,
+    /// sequentially: the answer, the errors and the exit status are those of the sequential decoder, for
+    /// concatenated and empty streams, one stream per block, cuts anywhere, a damaged block and trailing bytes.
+    func testBzip2FromStandardInputInParallelMatchesSequential() {
+        let half = Self.text.count / 2
+        let whole = Fixture.bzip2(Self.text, level: 1)
+        var damaged = whole
+        damaged[whole.count / 2] ^= 0x08
+        var pieces = [UInt8]()
+        for start in Swift.stride(from: 0, to: Self.text.count, by: 100_000) {
+            pieces += Fixture.bzip2(Array(Self.text[start..<min(Self.text.count, start + 100_000)]), level: 1)
+        }
+        var inputs: [(String, [UInt8])] = [
+            ("concatenated", Fixture.bzip2(Array(Self.text[..<half]), level: 2) + Fixture.bzip2([], level: 5)
+                + Fixture.bzip2(Array(Self.text[half...]), level: 9)),
+            ("one stream per block", pieces), ("damaged block", damaged),
+            ("garbage after", whole + Array("garbage".utf8)), ("BZ after", whole + [0x42, 0x5A]),
+        ]
+        for cut in Swift.stride(from: 9, to: whole.count, by: whole.count / 9) { inputs.append(("cut at \(cut)", Array(whole[..<cut]))) }
+        for (name, input) in inputs {
+            let sequential = sluice(["sum", "bytes", "--sequential-bzip2", "--threads", "2"], stdin: input)
+            for threads in ["2", "3"] {
+                let parallel = sluice(["sum", "bytes", "--threads", threads, "--chunk-size", "4K"], stdin: input)
+                XCTAssertEqual(parallel.stdout, sequential.stdout, name)
+                XCTAssertEqual(parallel.stderr, sequential.stderr, name)
+                XCTAssertEqual(parallel.status, sequential.status, name)
+            }
+        }
+        XCTAssertEqual(sluice(["sum", "bytes"], stdin: whole).stdout, sluice(["sum", "bytes"], stdin: Self.text).stdout)
+    }
+
     /// Truncating a compressed file anywhere must give an error naming the file, keep the lines decoded
     /// before the cut, and never crash or hang, whichever reading strategy runs.
     func testTruncationAtManyOffsets() throws {

@@ -7,7 +7,7 @@ import Glibc
 
 /// Runs a query over inputs. Each input is read by the strategy that suits it: small files whole, one per
 /// worker; large plain files through bounded memory-mapped windows split into chunks; large gzip files through
-/// a decoder thread feeding the workers; large bzip2 files block-parallel. Every strategy hands line-aligned
+/// a decoder thread feeding the workers; bzip2 block-parallel, from a mapped file or as its blocks arrive. Every strategy hands line-aligned
 /// pieces to the same per-worker `LineProcessor`s, and the pieces' reports are merged in input order, so the
 /// result is the same for every thread count, chunk size and strategy.
 ///
@@ -198,8 +198,9 @@ public final class Engine {
         return size
     }
 
-    /// Any input read as a stream: standard input, pipes, gzip, and bzip2 when block-parallel decoding is off
-    /// or does not apply. A decoder thread fills blocks while the workers parse the blocks before.
+    /// Any input read as a stream: standard input, pipes, gzip, and bzip2 when its blocks could not be located
+    /// in the mapped file. bzip2 goes block-parallel (`runBZip2Piped`) unless that is off or one worker does all;
+    /// everything else through `drain`.
     private func runStream(_ index: Int, path: String, fd: Int32, owned: Bool, head: [UInt8]?) {
         var prefix = head ?? []
         if head == nil {
@@ -209,11 +210,19 @@ public final class Engine {
         }
         let compression = prefix.withUnsafeBytes { Compression.detect($0) }
         let input = CompressedInput(path: path, fd: fd, prefix: prefix)
-        let stream = Decoders.stream(compression, input, gzip: options.gzipDecoder)
+        if compression == .bzip2 && options.parallelBzip2 && processors.count > 1, let decoder = processors[0].bzip2Decoder {
+            return runBZip2Piped(index, path: path, stream: BZip2FastStream(input, decoder: decoder))
+        }
+        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
+        drain(Decoders.stream(compression, input, gzip: options.gzipDecoder), index, stitcher)
+    }
+
+    /// Decodes `stream` to its end on a decoder thread while the workers parse the blocks before, continuing
+    /// `stitcher`'s lines, and records the stream's error for input `index`.
+    private func drain(_ stream: DecodedStream, _ index: Int, _ stitcher: LineStitcher) {
         let blockSize = max(options.chunkSize, 1 << 20) * 4
         let prefetcher = Prefetcher(stream, blockSize: blockSize, depth: options.threads + 2)
         defer { prefetcher.finish() }
-        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
         while !stopped {
             guard let first = prefetcher.next(wait: true) else { break }
             var blocks = [first]
@@ -250,44 +259,11 @@ public final class Engine {
             return fallbackStream(index, path: path, fd: fd)
         }
         let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
-        // Workers wait for the slowest block of a batch, so a batch holds several blocks per worker. A block can
-        // decode to 46 MB (runs of one byte), so workers stop claiming blocks once the batch's decoded bytes reach
-        // a budget of 2 MB per block of the batch (32 MB at least), which usual logs (under 1 MB per block) never
-        // reach: the decoded bytes held stay under the budget plus one block per worker, for any input.
-        let batchSize = max(2, options.threads * 8)
-        let decodedBudget = max(32 << 20, batchSize * (2 << 20))
-        var buffers = (0..<batchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
+        var buffers = (0..<bzip2BatchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
         var position = 0
         while position < blocks.count && !stopped {
-            let batch = Array(blocks[position..<min(blocks.count, position + batchSize)])
-            let errors = UnsafeMutableBufferPointer<SluiceError?>.allocate(capacity: batch.count)
-            errors.initialize(repeating: nil)
-            defer { errors.deallocate() }
-            let next = Atomic<Int>(0)
-            let decoded = Atomic<Int>(0)
-            let decodeBuffers = buffers
-            let processors = self.processors
-            DispatchQueue.concurrentPerform(iterations: min(options.threads, processors.count, batch.count)) { worker in
-                // Each worker's own decoder, or libbz2 when it could not be allocated.
-                let decoder = processors[worker].bzip2Decoder
-                while decoded.load(ordering: .relaxed) < decodedBudget {
-                    let claimed = next.add(1, ordering: .relaxed).oldValue
-                    if claimed >= batch.count { break }
-                    decodeBuffers[claimed].removeAll()
-                    do {
-                        if let decoder {
-                            try decoder.decode(batch[claimed], in: data, into: decodeBuffers[claimed], path: path)
-                        } else {
-                            try BZip2Blocks.decode(batch[claimed], in: data, into: decodeBuffers[claimed], path: path)
-                        }
-                    } catch let error as SluiceError {
-                        errors[claimed] = error
-                    } catch {}
-                    decoded.add(decodeBuffers[claimed].count, ordering: .relaxed)
-                }
-            }
-            // Claims are made in order, so the blocks decoded are a prefix of the batch.
-            let done = min(next.load(ordering: .relaxed), batch.count)
+            let batch = Array(blocks[position..<min(blocks.count, position + bzip2BatchSize)])
+            let (done, errors) = decodeBlocks(batch, in: data, path: path, into: buffers)
             var items = [WorkItem]()
             var failure: SluiceError?
             for (offset, buffer) in buffers.prefix(done).enumerated() {
@@ -306,6 +282,69 @@ public final class Engine {
             let consumed = (batch[done - 1].bitEnd / 8) & ~(System.pageSize - 1)
             if consumed > 0 { madvise(mapped, consumed, MADV_DONTNEED) }
         }
+    }
+
+    /// bzip2 read as a stream (standard input, a pipe, or a file whose blocks could not all be located up front),
+    /// still decoded block-parallel: the stream hands over the blocks that have arrived whole, a batch at a time,
+    /// and the workers decode them as for a mapped file. From a block that fails to decode, or from anything else
+    /// unexpected, the stream goes on sequentially, which decodes what it can and reports the problem.
+    private func runBZip2Piped(_ index: Int, path: String, stream: BZip2FastStream) {
+        let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)
+        var buffers = (0..<bzip2BatchSize).map { _ in ByteBuffer(capacity: 1 << 20) }
+        while !stopped {
+            let batch = stream.wholeBlocks(upTo: bzip2BatchSize)
+            if batch.isEmpty { break }
+            let (done, errors) = decodeBlocks(batch, in: stream.buffered, path: path, into: buffers)
+            let decoded = errors.prefix(done).firstIndex { $0 != nil } ?? done
+            var items = [WorkItem]()
+            for buffer in buffers.prefix(decoded) { stitcher.add(buffer, into: &items) }
+            execute(items)
+            buffers = buffers.map { $0.capacity > (16 << 20) ? ByteBuffer(capacity: 1 << 20) : $0 }
+            stream.rewind(to: decoded, of: batch)
+            if decoded < done { break }
+        }
+        drain(stream, index, stitcher)
+    }
+
+    /// Blocks per batch of block-parallel bzip2 decoding: workers wait for the slowest block of a batch, so a
+    /// batch holds several blocks per worker.
+    private var bzip2BatchSize: Int { max(2, options.threads * 8) }
+
+    /// Decodes the blocks of `batch`, located in `data`, into `buffers[0..<count]` on all workers, each with its
+    /// own decoder (libbz2 where it has none). Workers claim blocks in order, so the blocks decoded are a prefix
+    /// of the batch; returns its length and, per block, the error that block failed with. A block can decode to
+    /// 46 MB (runs of one byte), so workers stop claiming blocks once the batch's decoded bytes reach a budget of
+    /// 2 MB per block of the batch (32 MB at least), which usual logs (under 1 MB per block) never reach: the
+    /// decoded bytes held stay under the budget plus one block per worker, for any input.
+    private func decodeBlocks(_ batch: [BZip2Block], in data: UnsafeRawBufferPointer, path: String,
+                              into buffers: [ByteBuffer]) -> (done: Int, errors: [SluiceError?]) {
+        let decodedBudget = max(32 << 20, batch.count * (2 << 20))
+        let errors = UnsafeMutableBufferPointer<SluiceError?>.allocate(capacity: batch.count)
+        errors.initialize(repeating: nil)
+        defer { errors.deallocate() }
+        let next = Atomic<Int>(0)
+        let decoded = Atomic<Int>(0)
+        let processors = self.processors
+        DispatchQueue.concurrentPerform(iterations: min(options.threads, processors.count, batch.count)) { worker in
+            let decoder = processors[worker].bzip2Decoder
+            while decoded.load(ordering: .relaxed) < decodedBudget {
+                let claimed = next.add(1, ordering: .relaxed).oldValue
+                if claimed >= batch.count { break }
+                buffers[claimed].removeAll()
+                do {
+                    if let decoder {
+                        try decoder.decode(batch[claimed], in: data, into: buffers[claimed], path: path)
+                    } else {
+                        try BZip2Blocks.decode(batch[claimed], in: data, into: buffers[claimed], path: path)
+                    }
+                } catch let error as SluiceError {
+                    errors[claimed] = error
+                } catch {}
+                decoded.add(buffers[claimed].count, ordering: .relaxed)
+            }
+        }
+        let done = min(next.load(ordering: .relaxed), batch.count)
+        return (done, Array(errors))
     }
 
     private func fallbackStream(_ index: Int, path: String, fd: Int32) {

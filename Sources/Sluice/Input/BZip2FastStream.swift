@@ -65,6 +65,91 @@ final class BZip2FastStream: DecodedStream {
     /// The file offset of the next byte to read.
     private var offset: Int { pendingOffset + bit / 8 }
 
+    // MARK: Whole blocks, for decoding in parallel
+
+    /// The combined CRC before the blocks `wholeBlocks` last returned.
+    private var batchCRC: UInt32 = 0
+
+    /// The compressed bytes buffered, which the blocks from `wholeBlocks` index (by bit); valid until the next call
+    /// to any other method.
+    var buffered: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pending.base, count: pending.count) }
+
+    /// Up to `count` blocks from the current position, each whole in `buffered` (the magic after it has arrived),
+    /// located by their magics and not decoded, for the caller to decode in parallel; the stream moves past them.
+    /// Stream headers and ends between batches are read and checked here; a batch holds blocks of one stream.
+    /// Returns no block at the clean end of the input, and also where something is not as expected (a cut, a
+    /// bad magic or CRC, garbage): `fill` then reads on from there sequentially and reports it. After decoding,
+    /// the caller must `rewind` to the first block it could not decode, or the stream takes the batch as read.
+    func wholeBlocks(upTo count: Int) -> [BZip2Block] {
+        var blocks = [BZip2Block]()
+        guard !finished, phase != .draining else { return blocks }
+        compact()
+        batchCRC = combinedCRC
+        while blocks.count < count {
+            if phase == .header {
+                guard blocks.isEmpty, readable(4) else { return blocks }
+                let available = pending.count - bit / 8
+                if available == 0 && streams > 0 {
+                    finished = true
+                    return blocks
+                }
+                let head = UnsafeRawBufferPointer(start: pending.base + bit / 8, count: min(available, 4))
+                guard available >= 4, Compression.detect(head) == .bzip2 else { return blocks }
+                level = Int(head[3] - 0x30)
+                combinedCRC = 0
+                batchCRC = 0
+                bit += 32
+                phase = .blocks
+            }
+            guard readable(16),
+                  let magic = BZip2Blocks.readBits(pending.base, pending.count, at: bit, width: 48) else { return blocks }
+            if magic == BZip2Blocks.endMagic {
+                guard blocks.isEmpty, let stored = BZip2Blocks.readBits(pending.base, pending.count, at: bit + 48, width: 32),
+                      UInt32(stored) == combinedCRC else { return blocks }
+                bit = (bit + 80 + 7) & ~7
+                streams += 1
+                phase = .header
+                continue
+            }
+            guard magic == BZip2Blocks.blockMagic, let end = nextMarkerArriving(),
+                  let crc = BZip2Blocks.readBits(pending.base, pending.count, at: bit + 48, width: 32) else { return blocks }
+            blocks.append(BZip2Block(bitStart: bit, bitEnd: end, level: level, crc: UInt32(crc)))
+            combinedCRC = BZip2Blocks.combine(combinedCRC, UInt32(crc))
+            bit = end
+        }
+        return blocks
+    }
+
+    /// Moves the stream back to `blocks[index]` of the batch `wholeBlocks` last returned, the first block the
+    /// caller did not decode; `fill` or `wholeBlocks` go on from there.
+    func rewind(to index: Int, of blocks: [BZip2Block]) {
+        guard index < blocks.count else { return }
+        combinedCRC = blocks[..<index].reduce(batchCRC) { BZip2Blocks.combine($0, $1.crc) }
+        bit = blocks[index].bitStart
+        phase = .blocks
+    }
+
+    /// The bit where the next block or end-of-stream magic after the block at `bit` starts, reading on as needed;
+    /// nil when the input ends first or the most a block can take holds none.
+    private func nextMarkerArriving() -> Int? {
+        let maxBytes = (BZip2Blocks.maxBlockBits(level: level) + 7) / 8 + 16
+        var searchFrom = bit + 48
+        while true {
+            let available = pending.count - bit / 8
+            if let marker = BZip2Blocks.nextMarker(in: buffered, from: searchFrom) { return marker }
+            if inputEnded || available >= maxBytes { return nil }
+            searchFrom = max(searchFrom, pending.count * 8 - 47)
+            if !readable(available + 1) { return nil }
+        }
+    }
+
+    /// `ensure`, ending the stream with its error when a read fails.
+    private func readable(_ bytes: Int) -> Bool {
+        guard let failure = ensure(bytes: bytes) else { return true }
+        _ = stop(failure)
+        return false
+    }
+
     /// Reads a stream header at the byte boundary `bit` is on; at the end of the input after a stream, ends
     /// cleanly (`finished`). Returns the error that ends the input otherwise.
     private func readHeader() -> SluiceError? {

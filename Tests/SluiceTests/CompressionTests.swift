@@ -209,10 +209,13 @@ final class CompressionTests: XCTestCase {
         try! writer.finish()
         XCTAssertGreaterThan(stored.count, 100 << 10, "large enough for the block-parallel path")
         let path = Fixture.write(stored, to: dir + "/bomb.bz2")
-        let result = sluice(["count", "--max-line-length", "8M", path])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stdout, "Total 0\n")
-        XCTAssertTrue(result.stderr.contains("1600 malformed lines skipped"), result.stderr)
-        XCTAssertLessThan(result.maxRSS, 256 * 1024, "peak RSS in KiB")
+        // From the file (block-parallel over the mapping) and from standard input (block-parallel as it arrives).
+        for (arguments, stdin) in [([path], nil), (["-"], stored)] as [([String], [UInt8]?)] {
+            let result = sluice(["count", "--max-line-length", "8M"] + arguments, stdin: stdin)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(result.stdout, "Total 0\n")
+            XCTAssertTrue(result.stderr.contains("1600 malformed lines skipped"), result.stderr)
+            XCTAssertLessThan(result.maxRSS, 256 * 1024, "peak RSS in KiB, \(arguments)")
+        }
     }
 }

@@ -7,9 +7,9 @@ import Glibc
 
 /// Runs a query over inputs. Each input is read by the strategy that suits it: small files whole, one per
 /// worker; large plain files through bounded memory-mapped windows split into chunks; large gzip files through
-/// a decoder thread feeding the workers; bzip2 block-parallel, from a mapped file or as its blocks arrive. Every strategy hands line-aligned
-/// pieces to the same per-worker `LineProcessor`s, and the pieces' reports are merged in input order, so the
-/// result is the same for every thread count, chunk size and strategy.
+/// a decoder thread feeding the workers; bzip2 block-parallel, from a mapped file or as its blocks arrive. Every
+/// strategy hands line-aligned pieces to the same per-worker `LineProcessor`s, and the pieces' reports are
+/// merged in input order, so the result is the same for every thread count, chunk size and strategy.
 ///
 /// The engine never prints: ordered output goes to the `output` closure, and errors are returned in the report,
 /// one per input, after the other inputs have still been processed. Only `strict` stops a run early.
@@ -210,7 +210,8 @@ public final class Engine {
         }
         let compression = prefix.withUnsafeBytes { Compression.detect($0) }
         let input = CompressedInput(path: path, fd: fd, prefix: prefix)
-        if compression == .bzip2 && options.parallelBzip2 && processors.count > 1, let decoder = processors[0].bzip2Decoder {
+        if compression == .bzip2 && options.parallelBzip2 && processors.count > 1,
+           let decoder = processors[0].bzip2Decoder {
             return runBZip2Piped(index, path: path, stream: BZip2FastStream(input, decoder: decoder))
         }
         let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)

@@ -101,18 +101,18 @@ final class BZip2FastStream: DecodedStream {
                 bit += 32
                 phase = .blocks
             }
-            guard readable(16),
-                  let magic = BZip2Blocks.readBits(pending.base, pending.count, at: bit, width: 48) else { return blocks }
+            guard readable(16), let magic = bits(at: bit, width: 48) else { return blocks }
             if magic == BZip2Blocks.endMagic {
-                guard blocks.isEmpty, let stored = BZip2Blocks.readBits(pending.base, pending.count, at: bit + 48, width: 32),
-                      UInt32(stored) == combinedCRC else { return blocks }
+                guard blocks.isEmpty, let stored = bits(at: bit + 48, width: 32), UInt32(stored) == combinedCRC else {
+                    return blocks
+                }
                 bit = (bit + 80 + 7) & ~7
                 streams += 1
                 phase = .header
                 continue
             }
-            guard magic == BZip2Blocks.blockMagic, let end = nextMarkerArriving(),
-                  let crc = BZip2Blocks.readBits(pending.base, pending.count, at: bit + 48, width: 32) else { return blocks }
+            guard magic == BZip2Blocks.blockMagic, let end = nextMarkerArriving(), let crc = bits(at: bit + 48, width: 32)
+            else { return blocks }
             blocks.append(BZip2Block(bitStart: bit, bitEnd: end, level: level, crc: UInt32(crc)))
             combinedCRC = BZip2Blocks.combine(combinedCRC, UInt32(crc))
             bit = end
@@ -141,6 +141,11 @@ final class BZip2FastStream: DecodedStream {
             searchFrom = max(searchFrom, pending.count * 8 - 47)
             if !readable(available + 1) { return nil }
         }
+    }
+
+    /// The `width` bits of `pending` from bit `at`, or nil when they are not all buffered.
+    private func bits(at: Int, width: Int) -> UInt64? {
+        BZip2Blocks.readBits(pending.base, pending.count, at: at, width: width)
     }
 
     /// `ensure`, ending the stream with its error when a read fails.

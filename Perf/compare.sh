@@ -120,10 +120,10 @@ begin() {
 }
 
 # script_for CODE: a command line hyperfine can run without a shell: CODE itself when it is one simple
-# command, otherwise `bash FILE` with CODE in FILE (pipelines).
+# command, otherwise `bash FILE` with CODE in FILE (pipelines and redirections).
 script_for() {
     local code=$1
-    if [[ $code == *"|"* || $code == *">"* ]]; then
+    if [[ $code == *"|"* || $code == *">"* || $code == *"<"* ]]; then
         counter=$((counter + 1))
         local file=$work/cmd-$counter.sh
         printf '%s\n' "$code" > "$file"
@@ -329,6 +329,11 @@ begin bzip2 "sum bytes — $bz" norm_int
 reference sluice "$S sum bytes $Z"
 anchor "lbzip2 -n2 -dc | wc -l" lbzip2 "lbzip2 -n2 -dc $Z | wc -l"
 anchor "bzcat | wc -l" bzcat "bzcat $Z | wc -l"
+
+begin bzip2-stdin "sum bytes — $bz from standard input" norm_int
+reference sluice "$S sum bytes < $Z"
+anchor "lbzip2 -n2 -dc < | wc -l" lbzip2 "lbzip2 -n2 -dc < $Z | wc -l"
+peer "sluice --sequential-bzip2 <" "" "$S sum bytes --sequential-bzip2 < $Z"
 
 begin tree "count — $tree ($TREE_FILES files)" norm_int
 reference sluice "$S count $T"

@@ -124,8 +124,8 @@ begin() {
 script_for() {
     local code=$1
     if [[ $code == *"|"* || $code == *">"* || $code == *"<"* ]]; then
-        counter=$((counter + 1))
-        local file=$work/cmd-$counter.sh
+        # Named after the code: this runs in a command substitution, where a counter would not advance.
+        local file=$work/cmd-$(printf '%s' "$code" | md5sum | cut -c1-16).sh
         printf '%s\n' "$code" > "$file"
         printf 'bash %s' "$file"
     else

@@ -76,39 +76,31 @@ final class BZip2FastStream: DecodedStream {
 
     /// Up to `count` blocks from the current position, each whole in `buffered` (the magic after it has arrived),
     /// located by their magics and not decoded, for the caller to decode in parallel; the stream moves past them.
-    /// Stream headers and ends between batches are read and checked here; a batch holds blocks of one stream.
-    /// Returns no block at the clean end of the input, and also where something is not as expected (a cut, a
-    /// bad magic or CRC, garbage): `fill` then reads on from there sequentially and reports it. After decoding,
-    /// the caller must `rewind` to the first block it could not decode, or the stream takes the batch as read.
+    /// Stream headers and ends between batches are read and checked here, as `fill` reads them (a failure ends
+    /// the stream with its error); a batch holds blocks of one stream. Returns no block at the end of the input
+    /// or of the stream, and also where a block's end cannot be seen (a cut, a bad magic): `fill` then reads on
+    /// from there sequentially and reports what it finds. After decoding, the caller must `rewind` to the first
+    /// block it could not decode, or the stream takes the batch as read.
     func wholeBlocks(upTo count: Int) -> [BZip2Block] {
         var blocks = [BZip2Block]()
         guard !finished, phase != .draining else { return blocks }
         compact()
         batchCRC = combinedCRC
         while blocks.count < count {
+            // A batch holds blocks of one stream: its end and the next header are read when it is empty.
             if phase == .header {
-                guard blocks.isEmpty, readable(4) else { return blocks }
-                let available = pending.count - bit / 8
-                if available == 0 && streams > 0 {
-                    finished = true
-                    return blocks
-                }
-                let head = UnsafeRawBufferPointer(start: pending.base + bit / 8, count: min(available, 4))
-                guard available >= 4, Compression.detect(head) == .bzip2 else { return blocks }
-                level = Int(head[3] - 0x30)
-                combinedCRC = 0
+                guard blocks.isEmpty else { return blocks }
+                if let failure = readHeader() { _ = stop(failure) }
+                if finished { return blocks }
                 batchCRC = 0
-                bit += 32
-                phase = .blocks
             }
             guard readable(16), let magic = bits(at: bit, width: 48) else { return blocks }
             if magic == BZip2Blocks.endMagic {
-                guard blocks.isEmpty, let stored = bits(at: bit + 48, width: 32), UInt32(stored) == combinedCRC else {
+                guard blocks.isEmpty else { return blocks }
+                if let failure = readEnd() {
+                    _ = stop(failure)
                     return blocks
                 }
-                bit = (bit + 80 + 7) & ~7
-                streams += 1
-                phase = .header
                 continue
             }
             guard magic == BZip2Blocks.blockMagic, let end = nextMarkerArriving(), let crc = bits(at: bit + 48, width: 32)
@@ -225,9 +217,13 @@ final class BZip2FastStream: DecodedStream {
             }
         }
         guard magic == BZip2Blocks.endMagic else { return corrupt("bad bzip2 block magic", at: offset) }
-        guard let stored = BZip2Blocks.readBits(pending.base, pending.count, at: bit + 48, width: 32) else {
-            return truncated()
-        }
+        return readEnd()
+    }
+
+    /// Reads the end-of-stream magic at `bit` and the combined CRC after it, which must match the blocks';
+    /// then a stream header may follow. Returns an error when the CRC is cut short or does not match.
+    private func readEnd() -> SluiceError? {
+        guard let stored = bits(at: bit + 48, width: 32) else { return truncated() }
         guard UInt32(stored) == combinedCRC else { return corrupt("bzip2 stream CRC mismatch", at: offset) }
         bit = (bit + 80 + 7) & ~7
         streams += 1

@@ -79,7 +79,9 @@ public struct ExecutionOptions: Sendable {
     /// Target size of one unit of parallel work, in bytes (1 to `maximumChunkSize`); chunks end at the next
     /// newline after it.
     public var chunkSize: Int
-    /// Bytes of a plain file mapped at a time, `chunkSize` to `maximumWindowSize`.
+    /// Bytes of a plain file mapped at a time, `chunkSize` to `maximumWindowSize` (32 MiB by default). Workers drop
+    /// each chunk's pages once parsed, but where the page cache holds large folios one fault maps up to 2 MiB,
+    /// pages dropped included, so the window is what bounds the pages that stay mapped.
     public var windowSize: Int
     /// Plain files up to this size are read whole by one worker, so many small files run in parallel.
     public var smallFileLimit: Int
@@ -92,7 +94,7 @@ public struct ExecutionOptions: Sendable {
     /// decompression bomb of zeros is one endless line) and the answer does not depend on how the input was cut.
     public var maxLineLength: Int = 64 << 20
 
-    public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 256 << 20,
+    public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 32 << 20,
                 smallFileLimit: Int = 1 << 20, parallelBzip2: Bool = true, gzipDecoder: GzipDecoderKind = .isal) {
         self.threads = threads ?? System.activeCores
         self.chunkSize = chunkSize

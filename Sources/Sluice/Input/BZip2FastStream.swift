@@ -103,7 +103,7 @@ final class BZip2FastStream: DecodedStream {
                 }
                 continue
             }
-            guard magic == BZip2Blocks.blockMagic, let end = nextMarkerArriving(), let crc = bits(at: bit + 48, width: 32)
+            guard magic == BZip2Blocks.blockMagic, let end = nextMarkerArriving(from: bit + 48), let crc = bits(at: bit + 48, width: 32)
             else { return blocks }
             blocks.append(BZip2Block(bitStart: bit, bitEnd: end, level: level, crc: UInt32(crc)))
             combinedCRC = BZip2Blocks.combine(combinedCRC, UInt32(crc))
@@ -121,11 +121,13 @@ final class BZip2FastStream: DecodedStream {
         phase = .blocks
     }
 
-    /// The bit where the next block or end-of-stream magic after the block at `bit` starts, reading on as needed;
-    /// nil when the input ends first or the most a block can take holds none.
-    private func nextMarkerArriving() -> Int? {
+    /// The first bit at or after `start`, inside or after the block at `bit`, where a block or end-of-stream
+    /// magic starts, reading on a read at a time as needed (the search resumes where it stopped); nil when the
+    /// input ends first, when the most a block can take is buffered without one, or when a read fails (the
+    /// stream then ends with that error).
+    private func nextMarkerArriving(from start: Int) -> Int? {
         let maxBytes = (BZip2Blocks.maxBlockBits(level: level) + 7) / 8 + 16
-        var searchFrom = bit + 48
+        var searchFrom = start
         while true {
             let available = pending.count - bit / 8
             if let marker = BZip2Blocks.nextMarker(in: buffered, from: searchFrom) { return marker }
@@ -181,28 +183,17 @@ final class BZip2FastStream: DecodedStream {
         if let failure = ensure(bytes: 10 + (bit & 7 == 0 ? 0 : 1)) { return failure }
         guard let magic = BZip2Blocks.readBits(pending.base, pending.count, at: bit, width: 48) else { return truncated() }
         if magic == BZip2Blocks.blockMagic {
-            // Read on, a read at a time, until the next block or end-of-stream magic has arrived (or the input
-            // ends, or the most a block can take is buffered): then the block is whole. The search resumes where
-            // it stopped. The magic can also occur by chance inside a block; the block's decoding then meets the
-            // data's end, and the reading goes on past that false magic.
-            let maxBytes = (BZip2Blocks.maxBlockBits(level: level) + 7) / 8 + 16
-            var searchFrom = bit + 48
+            // The block is whole once the magic after it has arrived (or the input ends, or the most a block can
+            // take is buffered). The magic can also occur by chance inside a block: the block's decoding then
+            // meets the data's end, and the search goes on past that false magic.
+            var marker = nextMarkerArriving(from: bit + 48)
             while true {
-                let available = pending.count - bit / 8
-                let whole = UnsafeRawBufferPointer(start: pending.base, count: pending.count)
-                let enough = inputEnded || available >= maxBytes
-                if !enough {
-                    guard let marker = BZip2Blocks.nextMarker(in: whole, from: searchFrom) else {
-                        searchFrom = max(searchFrom, pending.count * 8 - 47)
-                        if let failure = ensure(bytes: available + 1) { return failure }
-                        continue
-                    }
-                    searchFrom = marker + 1
-                }
+                if finished { return error }  // a read failed
+                let whole = buffered
                 blockOffset = offset
                 let (result, bitEnd, crc) = decoder.begin(whole, bitStart: bit, level: level)
-                if result == CBZip2Fast_unexpectedEnd.rawValue && !enough {
-                    if let failure = ensure(bytes: available + 1) { return failure }
+                if result == CBZip2Fast_unexpectedEnd.rawValue, let falseMarker = marker {
+                    marker = nextMarkerArriving(from: falseMarker + 1)
                     continue
                 }
                 if result == CBZip2Fast_unsupported.rawValue { return readRandomised(whole, into: output) }

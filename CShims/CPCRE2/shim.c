@@ -3,7 +3,14 @@
 
 pcre2_code_8 *CPCRE2_compile(const uint8_t *pattern, size_t length, uint32_t options,
                              int *error_code, size_t *error_offset) {
-    pcre2_code_8 *code = pcre2_compile_8(pattern, length, options, error_code, error_offset, NULL);
+    // Byte mode for good: (*UTF) in a pattern is refused, as UTF mode would reject lines that are not UTF-8.
+    // Lines end at LF whatever newline convention this PCRE2 was built with ((*CR) and the like in a pattern
+    // still override it).
+    pcre2_compile_context_8 *context = pcre2_compile_context_create_8(NULL);
+    if (context != NULL) pcre2_set_newline_8(context, PCRE2_NEWLINE_LF);
+    pcre2_code_8 *code = pcre2_compile_8(pattern, length, options | PCRE2_NEVER_UTF, error_code, error_offset,
+                                         context);
+    if (context != NULL) pcre2_compile_context_free_8(context);
     if (code != NULL) {
         // A JIT failure (for example no executable memory) is not fatal: pcre2_match falls back to the interpreter.
         (void)pcre2_jit_compile_8(code, PCRE2_JIT_COMPLETE);

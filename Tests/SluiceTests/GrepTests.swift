@@ -7,6 +7,10 @@ final class GrepTests: XCTestCase {
     static let patterns = [
         #"ply-.*\.gz"#, "GET /", "a+b", "ab?c", "ab*", "x{2}", #"\.gz"#, #"HTTP/1\.1" 404"#, "(?i)get",
         "^1", #"a\sb"#, "é", #"\Qa.b\E"#, #"\x41B"#, "ro+bots", #"\d{3} \d+ \"-\""#, "Mozilla|curl", "-",
+        // Not line-local (see LineLocality): searched over a chunk, each of these finds other lines than it does
+        // per line (`\A1` only a chunk's first line, `\z` an empty line after the chunk, the lookahead and `\K`
+        // a line whose match began or ended in its neighbour, `(*COMMIT)` nothing after the first `x`).
+        #"\A1"#, #"\z"#, #"b\Z"#, #"a(?=\nb)|ab"#, #"b\n\Ka|a b"#, "x(*COMMIT)y|ab", "(?-m)b$", "(?<=[\n])a|é",
     ]
 
     func testLiteralPrefixExtraction() {
@@ -17,6 +21,23 @@ final class GrepTests: XCTestCase {
         ]
         for (pattern, literal) in cases {
             XCTAssertEqual(LiteralPrefix(pattern).map { String(decoding: $0.bytes, as: UTF8.self) }, literal, pattern)
+        }
+    }
+
+    func testLineLocality() {
+        for local in ["ply-.*\\.gz", "^a$", #"\bGET\b"#, "(?i)get", "(?<name>a)", "(?:a|b)", #"\\"#, "(?s).", "a\\"] {
+            XCTAssertTrue(LineLocality.isLineLocal(Array(local.utf8)), local)
+        }
+        for other in [#"\Aa"#, #"a\z"#, #"a\Z"#, #"\Ga"#, #"a\Kb"#, "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b",
+                      "(?*a)", "(?<*a)b", "(*COMMIT)a", "(*CR)a", "(?-m)a$", "(?i-m:a$)", "(?^)a", "[(?=]"] {
+            XCTAssertFalse(LineLocality.isLineLocal(Array(other.utf8)), other)
+        }
+    }
+
+    /// PCRE2 stays in byte mode: a pattern cannot switch UTF mode on (which would reject lines that are not UTF-8).
+    func testUTFModeIsRefused() {
+        XCTAssertThrowsError(try Pattern("(*UTF)a")) { error in
+            XCTAssertEqual((error as? SluiceError)?.code, .invalidPattern)
         }
     }
 

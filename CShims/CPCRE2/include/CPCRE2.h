@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Compiles `pattern` in byte mode (no UTF, no UCP) with the given extra options and JIT-compiles it.
-/// On failure returns NULL and stores the PCRE2 error code and pattern offset.
+/// Compiles `pattern` in byte mode (no UTF, no UCP; `(*UTF)` is a compile error) with LF as the newline and
+/// the given extra options, and JIT-compiles it. On failure returns NULL and stores the PCRE2 error code and
+/// pattern offset.
 pcre2_code_8 *CPCRE2_compile(const uint8_t *pattern, size_t length, uint32_t options,
                              int *error_code, size_t *error_offset);
 /// True when the JIT compiled the pattern (false means the interpreter will run it).

@@ -167,8 +167,9 @@ final class LineProcessor {
         }
     }
 
-    /// Calls `body` for each line of the chunk that `matcher` matches, searching the whole chunk at once rather
-    /// than line by line. A match that spans a newline is checked again against its first line alone.
+    /// Calls `body` for each line of the chunk that `matcher` matches alone. A line-local pattern (see
+    /// `LineLocality`) searches the whole chunk at once rather than line by line, and a match that spans a newline
+    /// is checked again against its first line alone; any other pattern searches each line alone.
     private func searchLines(_ matcher: Matcher, _ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
                              _ report: inout ChunkReport,
                              _ body: (Int, Int, Int, inout ChunkReport) -> Void) {
@@ -196,6 +197,10 @@ final class LineProcessor {
             report.lines = line
             return
         }
+        guard matcher.pattern.isLineLocal else {
+            searchEachLine(matcher, base, start, end, line, &report, body)
+            return
+        }
         while position < length {
             let outcome = matcher.search(subject, length: length, from: position)
             if case .failed = outcome {
@@ -204,7 +209,8 @@ final class LineProcessor {
                 searchEachLine(matcher, base, start + position, end, line, &report, body)
                 return
             }
-            guard case .match(let matchStart, let matchEnd) = outcome else { break }
+            // An empty match after the chunk's last newline is in no line.
+            guard case .match(let matchStart, let matchEnd) = outcome, matchStart < length else { break }
             let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: matchStart).map { $0 + 1 } ?? position
             line += Bytes.countNewlines(subject, from: position, end: lineStart)
             let lineEnd = Bytes.find(Bytes.newline, subject, from: matchStart, end: length)

@@ -1,14 +1,16 @@
 import CPCRE2
 
-/// A PCRE2 pattern compiled once in byte mode (no UTF, no UCP, so any byte sequence is a valid subject) with
-/// `MULTILINE` on, so `^` and `$` match at line boundaries inside a chunk, and JIT-compiled when the platform
-/// allows. A `Pattern` is immutable and shared by all workers; each worker matches through its own `Matcher`.
+/// A PCRE2 pattern compiled once in byte mode (no UTF, no UCP, so any byte sequence is a valid subject; `(*UTF)`
+/// is refused) with `MULTILINE` on and LF as the newline, so `^` and `$` match at line boundaries inside a
+/// chunk, and JIT-compiled when the platform allows. A `Pattern` is immutable and shared by all workers; each worker matches through its own `Matcher`.
 public final class Pattern: @unchecked Sendable {
     /// The pattern text as given.
     public let source: String
     let code: OpaquePointer
     /// The literal every match starts with, when the pattern has one (see `LiteralPrefix`).
     let literalPrefix: LiteralPrefix?
+    /// Whether a search over many lines at once finds the same lines as a search of each (see `LineLocality`).
+    let isLineLocal: Bool
     /// PCRE2's default match limit (10,000,000) and a depth limit of 100,000, both kept on.
     static let matchLimit: UInt32 = 10_000_000
     static let depthLimit: UInt32 = 100_000
@@ -30,6 +32,7 @@ public final class Pattern: @unchecked Sendable {
         }
         code = compiled
         literalPrefix = caseless ? nil : LiteralPrefix(source)
+        isLineLocal = LineLocality.isLineLocal(bytes)
     }
 
     deinit { CPCRE2_code_free(code) }

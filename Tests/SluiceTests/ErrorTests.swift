@@ -38,6 +38,8 @@ final class ErrorTests: XCTestCase {
             (["sum", "host", path], "host: cannot sum a text field"),
             (["count", "--where", "status", path], "status: bad --where"),
             (["count", "--where", "status=abc", path], "status=abc: bad --where: field 'status' is numeric"),
+            (["count", "--where", "bytes>99999999999999999999", path],
+             "bytes>99999999999999999999: bad --where: field 'bytes' is numeric but '99999999999999999999' is not a 64-bit integer"),
             (["count", "--where", "request~(", path], "(: invalid regex"),
             (["count", "--format", "xml", path], "xml: unknown format"),
             (["count", "--format", "regex:(\\S+)", path], "needs named groups"),

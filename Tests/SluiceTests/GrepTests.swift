@@ -73,3 +73,27 @@ final class GrepTests: XCTestCase {
         }
     }
 }
+
+extension GrepTests {
+    /// `--grep` and `--where` narrow grep's lines: a line prints when the pattern, the prefilter and every
+    /// condition accept it, on every schedule.
+    func testGrepHonoursPrefilterAndConditions() throws {
+        let dir = Fixture.directory()
+        let bytes = Fixture.log(size: 200_000, format: .combined, seed: 4, hostile: false)
+        let path = Fixture.write(bytes, to: dir + "/log")
+        let query = Query(prefilter: "HTTP/1\\.1", conditions: ["status=200"], operation: .grep("GET", countOnly: false))
+        var expected = [UInt8]()
+        var getLines = 0
+        for line in bytes.split(separator: 10) {
+            let text = String(decoding: line, as: UTF8.self)
+            guard text.contains("GET") else { continue }
+            getLines += 1
+            if text.contains("HTTP/1.1"), text.contains("\" 200 ") { expected += Array(line) + [10] }
+        }
+        let narrowed = expected.split(separator: 10).count
+        XCTAssertTrue(narrowed > 0 && narrowed < getLines, "\(narrowed) of \(getLines)")
+        for options in Fixture.schedules {
+            XCTAssertEqual(try Fixture.run(query, [path], options: options).output, expected)
+        }
+    }
+}

@@ -61,7 +61,7 @@ struct Condition {
         } else {
             pattern = nil
             if fieldIsNumeric && integer == nil {
-                throw SluiceError(.invalidCondition, path: text, "bad --where: field '\(name)' is numeric but '\(valueText)' is not an integer")
+                throw SluiceError(.invalidCondition, path: text, "bad --where: field '\(name)' is numeric but '\(valueText)' is not a 64-bit integer")
             }
         }
     }

@@ -95,7 +95,10 @@ final class LineProcessor {
         defer { state.table?.flush() }
         if let grep {
             searchLines(grep, base, start, end, &report) { lineStart, lineEnd, line, report in
-                guard conditions.isEmpty || parse(base, lineStart, lineEnd, line, &report) && passes(line, &report) else { return }
+                // `--grep` and `--where` narrow grep's lines as they narrow any command's records.
+                guard prefilter.map({ matches($0, base, lineStart, lineEnd, line, &report) }) ?? true,
+                      conditions.isEmpty || parse(base, lineStart, lineEnd, line, &report) && passes(line, &report)
+                else { return }
                 report.selected += 1
                 if let output = report.output {
                     output.append(base + lineStart, lineEnd - lineStart)
@@ -183,11 +186,8 @@ final class LineProcessor {
             while position < length, let hit = literal.next(subject, from: position, limit: length, newlines: &line) {
                 let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: hit).map { $0 + 1 } ?? position
                 let lineEnd = Bytes.find(Bytes.newline, subject, from: hit, end: length)
-                switch matcher.search(subject + lineStart, length: lineEnd - lineStart) {
-                case .match: body(start + lineStart, start + lineEnd, line, &report)
-                case .noMatch: break
-                case .failed(let message):
-                    report.noteFailure(message, line)
+                if matches(matcher, subject, lineStart, lineEnd, line, &report) {
+                    body(start + lineStart, start + lineEnd, line, &report)
                 }
                 line += 1
                 position = lineEnd + 1
@@ -214,18 +214,10 @@ final class LineProcessor {
             let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: matchStart).map { $0 + 1 } ?? position
             line += Bytes.countNewlines(subject, from: position, end: lineStart)
             let lineEnd = Bytes.find(Bytes.newline, subject, from: matchStart, end: length)
-            var matched = true
-            if matchEnd > lineEnd {
-                // The match crossed into the next line: only the line on its own decides.
-                switch matcher.search(subject + lineStart, length: lineEnd - lineStart) {
-                case .match: matched = true
-                case .noMatch: matched = false
-                case .failed(let message):
-                    matched = false
-                    report.noteFailure(message, line)
-                }
+            // A match that crossed into the next line: only the line on its own decides.
+            if matchEnd <= lineEnd || matches(matcher, subject, lineStart, lineEnd, line, &report) {
+                body(start + lineStart, start + lineEnd, line, &report)
             }
-            if matched { body(start + lineStart, start + lineEnd, line, &report) }
             if lineEnd >= length {
                 position = length
                 line += 1
@@ -240,6 +232,19 @@ final class LineProcessor {
         report.lines = line
     }
 
+    /// Whether `matcher` matches the line `base[lineStart..<lineEnd]` alone; a search PCRE2 gives up is noted as
+    /// a failure on that line and counts as no match.
+    private func matches(_ matcher: Matcher, _ base: UnsafePointer<UInt8>, _ lineStart: Int, _ lineEnd: Int,
+                         _ line: Int, _ report: inout ChunkReport) -> Bool {
+        switch matcher.search(base + lineStart, length: lineEnd - lineStart) {
+        case .match: return true
+        case .noMatch: return false
+        case .failed(let message):
+            report.noteFailure(message, line)
+            return false
+        }
+    }
+
     /// The line-at-a-time fallback of `searchLines`, from `start` (a line start with number `firstLine`).
     private func searchEachLine(_ matcher: Matcher, _ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
                                 _ firstLine: Int, _ report: inout ChunkReport,
@@ -248,12 +253,7 @@ final class LineProcessor {
         var lineStart = start
         while lineStart < end {
             let lineEnd = Bytes.find(Bytes.newline, base, from: lineStart, end: end)
-            switch matcher.search(base + lineStart, length: lineEnd - lineStart) {
-            case .match: body(lineStart, lineEnd, line, &report)
-            case .noMatch: break
-            case .failed(let message):
-                report.noteFailure(message, line)
-            }
+            if matches(matcher, base, lineStart, lineEnd, line, &report) { body(lineStart, lineEnd, line, &report) }
             line += 1
             lineStart = lineEnd + 1
         }

@@ -66,11 +66,19 @@ struct FollowCommand: ParsableCommand {
         if !quiet { options.onNotice = { LiveMessages.print($0) } }
         let follow = Follow(paths, options: options)
         let label = self.label
+        let tally = RejectTally()
         let status = LiveRuntime.block {
             let evaluator = filter.makeEvaluator()
             let everything = filter.passesEverything
             for await batch in follow.batches {
-                for line in batch where everything || evaluator.accepts(line.bytes) {
+                for line in batch {
+                    guard everything || evaluator.accepts(line.bytes) else {
+                        if let rejection = evaluator.lastRejection, tally.note(rejection, line) {
+                            // The first of its kind is told at once: a follow may run for days before the total.
+                            LiveMessages.firstRejection(rejection, line)
+                        }
+                        continue
+                    }
                     if label { Output.standard.write(line.path + ": ") }
                     Output.standard.write(line.bytes)
                     Output.standard.write("\n")
@@ -80,7 +88,8 @@ struct FollowCommand: ParsableCommand {
             Output.standard.flush()
             return 0
         }
-        if status != 0 { throw ExitCode(status) }
+        let reported = LiveMessages.report(tally.counts)
+        if status != 0 || reported != 0 { throw ExitCode(status != 0 ? status : reported) }
     }
 }
 
@@ -99,6 +108,28 @@ enum LiveMessages {
         case .polling(let path, let reason): text = "\(path): polling for changes (\(reason))"
         }
         line(text)
+    }
+
+    /// Tells the first line of a kind that live filtering rejected without the filter's verdict.
+    static func firstRejection(_ rejection: LineRejection, _ line: FollowedLine) {
+        let location = RejectTally.Location(path: line.path, line: line.line)
+        switch rejection {
+        case .malformed: self.line("\(location): malformed line skipped (the total is printed at exit)")
+        case .patternFailed(let message): self.line("\(location): regex gave up: \(message)")
+        }
+    }
+
+    /// Prints a `RejectTally`'s counts as the query commands report theirs: `N malformed lines skipped (first at
+    /// path:line)`, and for lines a pattern gave up on, the first as `path:line: regex gave up: message` with the
+    /// number of such lines. Returns 2 when a pattern gave up on any line, 0 otherwise.
+    static func report(_ counts: RejectTally.Counts) -> Int32 {
+        if let first = counts.firstMalformed {
+            line("\(counts.malformed) malformed \(counts.malformed == 1 ? "line" : "lines") skipped (first at \(first))")
+        }
+        guard let first = counts.firstFailure, let message = counts.failureMessage else { return 0 }
+        let lines = counts.failures == 1 ? "" : " (\(counts.failures) lines)"
+        line("\(first): regex gave up: \(message)\(lines)")
+        return 2
     }
 
     static func line(_ text: String) {

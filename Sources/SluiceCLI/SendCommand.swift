@@ -82,20 +82,22 @@ struct SendCommand: ParsableCommand {
             }
         }
         let sender = RecordSender(to: address, schema: filter.schema, options: options)
-        let status: Int32
+        let tally = RejectTally()
+        var status: Int32
         if follow {
             var followOptions = FollowOptions(fromStart: !fromEnd, shutdown: token)
             followOptions.onNotice = { LiveMessages.print($0) }
-            let source = Follow(paths, options: followOptions).batches.records(filter)
+            let source = Follow(paths, options: followOptions).batches.records(filter, tally: tally)
             status = LiveRuntime.block { await SendCommand.ship(sender, source, verbose) }
         } else {
             let (inputs, errors) = InputFinder.expand(paths, nameGlob: name)
             for error in errors { LiveMessages.line(error.description) }
-            let source = StoredLines(inputs).batches.records(filter)
+            let source = StoredLines(inputs, onNotice: { LiveMessages.print($0) }).batches.records(filter, tally: tally)
             status = LiveRuntime.block { await SendCommand.ship(sender, source, verbose) }
-            if status == 0 && !errors.isEmpty { throw ExitCode(2) }
+            if status == 0 && !errors.isEmpty { status = 2 }
         }
-        if status != 0 { throw ExitCode(status) }
+        let reported = LiveMessages.report(tally.counts)
+        if status != 0 || reported != 0 { throw ExitCode(status != 0 ? status : reported) }
     }
 
     /// Sends everything and turns the outcome into an exit status, printing failures as `path: message`.

@@ -31,6 +31,9 @@ final class LiveCLITests: XCTestCase {
         follower.signal(SIGTERM)
         XCTAssertEqual(follower.wait(), 0)
         XCTAssertEqual(follower.stdoutLines, expected)
+        // The line that is not a record is told when it comes and counted at exit.
+        XCTAssertTrue(follower.stderr.contains("\(path): malformed line skipped (the total is printed at exit)\n"), follower.stderr)
+        XCTAssertTrue(follower.stderr.hasSuffix("1 malformed line skipped (first at \(path))\n"), follower.stderr)
     }
 
     func testFollowerMultiplexesTwoSimulatedLogsThroughRotation() throws {

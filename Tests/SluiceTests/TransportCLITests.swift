@@ -53,6 +53,7 @@ final class TransportCLITests: XCTestCase {
         let sender = LiveProcess(["send", ":\(port)", path, "--where", "status=404", "--verbose"])
         XCTAssertEqual(sender.wait(), 0, sender.stderr)
         XCTAssertTrue(sender.stderr.contains("5 records sent, 5 acknowledged"), sender.stderr)
+        XCTAssertTrue(sender.stderr.contains("1 malformed line skipped (first at \(path):51)\n"), sender.stderr)
         XCTAssertTrue(receiver.waitForLines(5))
         receiver.signal(SIGINT)
         XCTAssertEqual(receiver.wait(), 0)

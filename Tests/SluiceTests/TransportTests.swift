@@ -365,3 +365,38 @@ struct FrameStream {
         return (body[0], Array(body.dropFirst()))
     }
 }
+
+extension TransportTests {
+    /// Stored lines carry their numbers; a line too long is told to `onNotice`; records(filter, tally:) counts
+    /// the lines that are not records and the lines a pattern gave up on, with the first of each, while the
+    /// lines the filter merely leaves out count nowhere.
+    func testStoredRecordsCountRejectionsWithTheirLines() async throws {
+        let good = "1.1.1.1 - - [d] \"GET /ok HTTP/1.0\" 200 10\n"
+        let evil = "1.1.1.1 - - [d] \"GET /" + String(repeating: "a", count: 60) + " HTTP/1.0\" 200 10\n"
+        let other = "1.1.1.1 - - [d] \"GET /ok HTTP/1.0\" 404 10\n"
+        let long = "2.2.2.2 - - [d] \"GET /" + String(repeating: "l", count: 300) + " HTTP/1.0\" 200 10\n"
+        let text = good + "not a record\n" + evil + other + long + "x\n" + good
+        let dir = Fixture.directory()
+        let plain = Fixture.write(Array(text.utf8), to: dir + "/plain")
+        let packed = Fixture.write(Fixture.gzip(Array(text.utf8)), to: dir + "/packed")
+        let notices = Mutex<[FollowNotice]>([])
+        let stored = StoredLines([.file(plain), .file(packed)], maxLineLength: 200,
+                                 onNotice: { notice in notices.withLock { $0.append(notice) } })
+        var numbers = [Int?]()
+        for try await line in stored { numbers.append(line.line) }
+        XCTAssertEqual(numbers, [1, 2, 3, 4, 6, 7, 1, 2, 3, 4, 6, 7])
+        XCTAssertEqual(notices.withLock { $0 }, [.overlongLine(plain, long.utf8.count - 1), .overlongLine(packed, long.utf8.count - 1)])
+
+        let filter = try LineFilter(format: .common, conditions: ["request~^/(a|aa)+[bc]|^/ok", "status=200"])
+        let tally = RejectTally()
+        var records = 0
+        for try await batch in stored.batches.records(filter, tally: tally) { records += batch.count }
+        XCTAssertEqual(records, 4)
+        let counts = tally.counts
+        XCTAssertEqual(counts.malformed, 4)
+        XCTAssertEqual(counts.firstMalformed, RejectTally.Location(path: plain, line: 2))
+        XCTAssertEqual(counts.failures, 2)
+        XCTAssertEqual(counts.firstFailure, RejectTally.Location(path: plain, line: 3))
+        XCTAssertEqual(counts.failureMessage, "match limit exceeded")
+    }
+}

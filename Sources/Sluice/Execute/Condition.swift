@@ -115,9 +115,11 @@ final class ConditionEvaluator {
 
     var isEmpty: Bool { tests.isEmpty }
 
-    /// True when `record` satisfies every condition. Sets `failure` and returns false if a regex gave up.
+    /// True when `record` satisfies every condition. Sets `failure` and returns false if a regex gave up;
+    /// clears `failure` otherwise.
     @inline(__always)
     func accepts(_ record: Record) -> Bool {
+        failure = nil
         for index in 0..<tests.count where !accepts(record, tests[index]) { return false }
         return true
     }

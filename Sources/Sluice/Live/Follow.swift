@@ -36,10 +36,14 @@ public struct FollowedLine: Sendable, Equatable {
     public let path: String
     /// The line without its `\n`.
     public let bytes: [UInt8]
+    /// The line's 1-based number in its input, when the source knows it: `StoredLines` numbers every line,
+    /// `Follow` (which may start anywhere in a file) none.
+    public let line: Int?
 
-    public init(path: String, bytes: [UInt8]) {
+    public init(path: String, bytes: [UInt8], line: Int? = nil) {
         self.path = path
         self.bytes = bytes
+        self.line = line
     }
 
     /// The line decoded as UTF-8 (invalid bytes become U+FFFD).

@@ -130,6 +130,9 @@ public final class LineEvaluator {
     public private(set) var malformedCount = 0
     /// PCRE2's message the last time a pattern gave up on a line (match or depth limit); that line is rejected.
     public private(set) var lastFailure: String?
+    /// Why the last line given to `accepts` or `record` was rejected, when that was not the filter's verdict:
+    /// `.malformed` or `.patternFailed`; nil when the line passed or the filter left it out.
+    public private(set) var lastRejection: LineRejection?
 
     init(_ filter: LineFilter) {
         self.filter = filter
@@ -142,7 +145,8 @@ public final class LineEvaluator {
     /// True when `line` (without its newline) passes the prefilter and, if there are conditions, parses and
     /// satisfies them. Lines that must be parsed and do not parse count in `malformedCount`.
     public func accepts(_ line: UnsafeRawBufferPointer) -> Bool {
-        withBase(line) { base, count in
+        lastRejection = nil
+        return withBase(line) { base, count in
             guard prefilterMatches(base, count) else { return false }
             if conditions.isEmpty { return true }
             return parse(base, count) && conditionsHold()
@@ -155,7 +159,8 @@ public final class LineEvaluator {
     /// The line as a parsed record when it passes the prefilter, parses in the format and satisfies the
     /// conditions; nil otherwise (a line that does not parse counts in `malformedCount`).
     public func record(_ line: [UInt8]) -> LogRecord? {
-        line.withUnsafeBytes { raw in
+        lastRejection = nil
+        return line.withUnsafeBytes { raw in
             withBase(raw) { base, count -> LogRecord? in
                 guard prefilterMatches(base, count), parse(base, count), conditionsHold() else { return nil }
                 var fields = [Range<Int>]()
@@ -186,15 +191,20 @@ public final class LineEvaluator {
         case .match: return true
         case .noMatch: return false
         case .failed(let message):
-            lastFailure = message
+            noteFailure(message)
             return false
         }
     }
 
     private func conditionsHold() -> Bool {
         if conditions.isEmpty || conditions.accepts(record) { return true }
-        if let failure = conditions.failure { lastFailure = failure }
+        if let failure = conditions.failure { noteFailure(failure) }
         return false
+    }
+
+    private func noteFailure(_ message: String) {
+        lastFailure = message
+        lastRejection = .patternFailed(message)
     }
 
     /// Parses `base[0..<count]` into `record`, as the engine's workers do; counts a malformed line.
@@ -204,9 +214,10 @@ public final class LineEvaluator {
             return true
         case .malformed:
             malformedCount += 1
+            lastRejection = .malformed
             return false
         case .failed(let message):
-            lastFailure = message
+            noteFailure(message)
             return false
         }
     }

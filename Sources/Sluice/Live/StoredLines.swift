@@ -6,18 +6,24 @@ import Glibc
 /// read once from start to end, as an `AsyncSequence` with the same elements as `Follow`: for shipping whole
 /// files with `RecordSender` the way `Follow` ships live ones.
 ///
-/// Inputs are read in order, in blocks, by the engine's decoders. A final line without `\n` is delivered too
-/// (the input has ended, so it is complete). Lines longer than `maxLineLength` are skipped. An input that cannot
-/// be opened or decoded throws its `SluiceError` after the lines read before the fault were delivered.
+/// Inputs are read in order, in blocks, by the engine's decoders. Each line carries its 1-based number in its
+/// input. A final line without `\n` is delivered too (the input has ended, so it is complete). Lines longer than
+/// `maxLineLength` are skipped and reported to `onNotice` as `.overlongLine`, as `Follow` reports them. An input
+/// that cannot be opened or decoded throws its `SluiceError` after the lines read before the fault were
+/// delivered.
 public struct StoredLines: AsyncSequence, Sendable {
     /// The inputs, read in this order.
     public let inputs: [InputSpec]
     /// Lines longer than this are skipped.
     public let maxLineLength: Int
+    /// Called (on the reading task) for each line skipped as too long.
+    public let onNotice: (@Sendable (FollowNotice) -> Void)?
 
-    public init(_ inputs: [InputSpec], maxLineLength: Int = 1 << 20) {
+    public init(_ inputs: [InputSpec], maxLineLength: Int = 1 << 20,
+                onNotice: (@Sendable (FollowNotice) -> Void)? = nil) {
         self.inputs = inputs
         self.maxLineLength = maxLineLength
+        self.onNotice = onNotice
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -37,7 +43,7 @@ public struct StoredLines: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(reader: StoredLineReader(inputs, maxLineLength: maxLineLength))
+        AsyncIterator(reader: StoredLineReader(inputs, maxLineLength: maxLineLength, onNotice: onNotice))
     }
 
     /// The same lines, in the groups decoded together (about 64 KiB of input each).
@@ -50,7 +56,8 @@ public struct StoredLines: AsyncSequence, Sendable {
             public mutating func next() async throws -> [FollowedLine]? { try await reader.nextBatch() }
         }
         public func makeAsyncIterator() -> AsyncIterator {
-            AsyncIterator(reader: StoredLineReader(lines.inputs, maxLineLength: lines.maxLineLength))
+            AsyncIterator(reader: StoredLineReader(lines.inputs, maxLineLength: lines.maxLineLength,
+                                                   onNotice: lines.onNotice))
         }
     }
 }
@@ -66,10 +73,14 @@ final class StoredLineReader: @unchecked Sendable {
     private let block = ByteBuffer(capacity: 1 << 16)
     private var carry = [UInt8]()
     private var discarding = false
+    /// Lines of the current input completed so far.
+    private var lineNumber = 0
+    private let onNotice: (@Sendable (FollowNotice) -> Void)?
 
-    init(_ inputs: [InputSpec], maxLineLength: Int) {
+    init(_ inputs: [InputSpec], maxLineLength: Int, onNotice: (@Sendable (FollowNotice) -> Void)?) {
         self.inputs = inputs.reversed()
         self.maxLineLength = maxLineLength
+        self.onNotice = onNotice
     }
 
     deinit { closeInput() }
@@ -94,7 +105,9 @@ final class StoredLineReader: @unchecked Sendable {
             var lines = [FollowedLine]()
             split(block.bytes, into: &lines)
             if !more {
-                if !carry.isEmpty && !discarding { lines.append(FollowedLine(path: path, bytes: carry)) }
+                if !carry.isEmpty && !discarding {
+                    lines.append(FollowedLine(path: path, bytes: carry, line: lineNumber + 1))
+                }
                 let failure = stream!.error
                 closeInput()
                 if let failure { throw failure }
@@ -118,6 +131,7 @@ final class StoredLineReader: @unchecked Sendable {
         stream = Decoders.stream(compression, input, gzip: .isal)
         carry.removeAll()
         discarding = false
+        lineNumber = 0
     }
 
     private func closeInput() {
@@ -137,13 +151,15 @@ final class StoredLineReader: @unchecked Sendable {
             if discarding {
                 // Skipping an overlong line until its end.
             } else if carry.count + piece.count > maxLineLength {
+                onNotice?(.overlongLine(path, carry.count + piece.count))
                 carry.removeAll()
                 discarding = true
             } else {
                 carry.append(contentsOf: piece)
             }
             if newline == bytes.count { return }
-            if !discarding { lines.append(FollowedLine(path: path, bytes: carry)) }
+            lineNumber += 1
+            if !discarding { lines.append(FollowedLine(path: path, bytes: carry, line: lineNumber)) }
             carry.removeAll(keepingCapacity: true)
             discarding = false
             start = newline + 1
@@ -159,45 +175,60 @@ public struct FollowedRecord: Sendable, Equatable {
     public let record: LogRecord
 }
 
-/// The lines of `Base` that pass a `LineFilter`, parsed into records (lines that do not parse are skipped and
-/// counted by the evaluator). Each iterator makes its own `LineEvaluator`.
+/// The lines of `Base` that pass a `LineFilter`, parsed into records. Lines that do not parse, or that a pattern
+/// gave up on, are skipped and counted in `tally` when there is one. Each iterator makes its own `LineEvaluator`.
 public struct LineRecords<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == FollowedLine {
     let base: Base
     let filter: LineFilter
+    let tally: RejectTally?
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var lines: Base.AsyncIterator
         let evaluator: LineEvaluator
+        let tally: RejectTally?
         public mutating func next() async throws -> FollowedRecord? {
             while let line = try await lines.next() {
                 if let record = evaluator.record(line.bytes) { return FollowedRecord(path: line.path, record: record) }
+                if let rejection = evaluator.lastRejection { tally?.note(rejection, line) }
             }
             return nil
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(lines: base.makeAsyncIterator(), evaluator: filter.makeEvaluator())
+        AsyncIterator(lines: base.makeAsyncIterator(), evaluator: filter.makeEvaluator(), tally: tally)
     }
 }
 
 extension AsyncSequence where Self: Sendable, Element == FollowedLine {
-    /// The lines that pass `filter`, parsed into records.
-    public func records(_ filter: LineFilter) -> LineRecords<Self> { LineRecords(base: self, filter: filter) }
+    /// The lines that pass `filter`, parsed into records; rejections other than the filter's go to `tally`.
+    public func records(_ filter: LineFilter, tally: RejectTally? = nil) -> LineRecords<Self> {
+        LineRecords(base: self, filter: filter, tally: tally)
+    }
 }
 
 /// The groups of lines of `Base` (such as `Follow.batches` or `StoredLines.batches`) turned into groups of the
-/// records that pass a `LineFilter`; groups left empty are skipped. Each iterator makes its own `LineEvaluator`.
+/// records that pass a `LineFilter`; groups left empty are skipped. Lines that do not parse, or that a pattern
+/// gave up on, are counted in `tally` when there is one. Each iterator makes its own `LineEvaluator`.
 public struct RecordBatches<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == [FollowedLine] {
     let base: Base
     let filter: LineFilter
+    let tally: RejectTally?
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var batches: Base.AsyncIterator
         let evaluator: LineEvaluator
+        let tally: RejectTally?
         public mutating func next() async throws -> [LogRecord]? {
             while let batch = try await batches.next() {
-                let records = batch.compactMap { evaluator.record($0.bytes) }
+                var records = [LogRecord]()
+                for line in batch {
+                    if let record = evaluator.record(line.bytes) {
+                        records.append(record)
+                    } else if let rejection = evaluator.lastRejection {
+                        tally?.note(rejection, line)
+                    }
+                }
                 if !records.isEmpty { return records }
             }
             return nil
@@ -205,11 +236,14 @@ public struct RecordBatches<Base: AsyncSequence & Sendable>: AsyncSequence, Send
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(batches: base.makeAsyncIterator(), evaluator: filter.makeEvaluator())
+        AsyncIterator(batches: base.makeAsyncIterator(), evaluator: filter.makeEvaluator(), tally: tally)
     }
 }
 
 extension AsyncSequence where Self: Sendable, Element == [FollowedLine] {
-    /// Each group's lines that pass `filter`, parsed into records.
-    public func records(_ filter: LineFilter) -> RecordBatches<Self> { RecordBatches(base: self, filter: filter) }
+    /// Each group's lines that pass `filter`, parsed into records; rejections other than the filter's go to
+    /// `tally`.
+    public func records(_ filter: LineFilter, tally: RejectTally? = nil) -> RecordBatches<Self> {
+        RecordBatches(base: self, filter: filter, tally: tally)
+    }
 }

@@ -1,0 +1,68 @@
+import Synchronization
+
+/// Why a `LineEvaluator` left a line out, when it was not the filter's own verdict.
+public enum LineRejection: Sendable, Equatable {
+    /// The line had to be parsed (for conditions, or to become a record) and is not a record of the format.
+    case malformed
+    /// A pattern gave up on the line (PCRE2's match or depth limit); carries PCRE2's message.
+    case patternFailed(String)
+}
+
+/// The lines live filtering rejected without the filter's verdict (see `LineRejection`), counted for a report:
+/// the live counterpart of a query's malformed-line count and first failure. Shared by the task that filters and
+/// the one that reports, so it locks; it is touched only for rejected lines.
+public final class RejectTally: Sendable {
+    /// A place in the input: the path, and the 1-based line number when the source knows it (`StoredLines`
+    /// does; `Follow`, which starts anywhere in a file, does not).
+    public struct Location: Sendable, Equatable, CustomStringConvertible {
+        public let path: String
+        public let line: Int?
+
+        public init(path: String, line: Int?) {
+            self.path = path
+            self.line = line
+        }
+
+        /// `path:line`, or `path` without a line number.
+        public var description: String { line.map { "\(path):\($0)" } ?? path }
+    }
+
+    /// The counts so far.
+    public struct Counts: Sendable, Equatable {
+        /// Lines that were not records of the format.
+        public var malformed = 0
+        public var firstMalformed: Location?
+        /// Lines a pattern gave up on.
+        public var failures = 0
+        public var firstFailure: Location?
+        /// PCRE2's message for the first failure.
+        public var failureMessage: String?
+    }
+
+    private let state = Mutex(Counts())
+
+    public init() {}
+
+    /// Counts `rejection` of `line`; returns true when it is the first of its kind.
+    @discardableResult
+    public func note(_ rejection: LineRejection, _ line: FollowedLine) -> Bool {
+        let location = Location(path: line.path, line: line.line)
+        return state.withLock { counts in
+            switch rejection {
+            case .malformed:
+                counts.malformed += 1
+                if counts.firstMalformed == nil { counts.firstMalformed = location }
+                return counts.malformed == 1
+            case .patternFailed(let message):
+                counts.failures += 1
+                if counts.firstFailure == nil {
+                    counts.firstFailure = location
+                    counts.failureMessage = message
+                }
+                return counts.failures == 1
+            }
+        }
+    }
+
+    public var counts: Counts { state.withLock { $0 } }
+}

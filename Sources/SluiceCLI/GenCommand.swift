@@ -61,7 +61,8 @@ struct GenCommand: ParsableCommand {
         do {
             try generate()
         } catch let error as SluiceError {
-            printError(error.description)
+            Output.error.line(error.description)
+            Output.error.flush()
             throw ExitCode(2)
         } catch is BrokenPipe {
             return  // the reader went away (`sluice gen | head`): stop quietly
@@ -191,18 +192,6 @@ struct GenCommand: ParsableCommand {
         var info = stat()
         if stat(path, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
             throw SluiceError(.io, path: path, "not a folder")
-        }
-    }
-
-    private func printError(_ message: String) {
-        var line = "sluice: " + message + "\n"
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { if errno == EINTR { continue }; return }
-                offset += written
-            }
         }
     }
 }

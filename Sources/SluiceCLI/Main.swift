@@ -11,4 +11,19 @@ struct SluiceCommand: ParsableCommand {
                       MaxCommand.self, MinCommand.self, TopCommand.self, SelectCommand.self, GenCommand.self,
                       FollowCommand.self, SimulateCommand.self, SendCommand.self, ReceiveCommand.self]
     )
+
+    /// ArgumentParser's `main`, except that a usage error (unknown option, missing or invalid argument) exits
+    /// with status 2, as every other error does here and as grep's and rg's do, rather than 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            Output.standard.flush()
+            Output.error.line(fullMessage(for: error))
+            Output.error.flush()
+            exit(withError: ExitCode(2))
+        }
+    }
 }

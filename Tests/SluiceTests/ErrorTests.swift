@@ -51,7 +51,14 @@ final class ErrorTests: XCTestCase {
             (["count", "--chunk-size", "12Q", path], "--chunk-size: expected a byte count such as"),
             (["count", "--max-line-length", "0", path], "--max-line-length: expected at least 1 byte, got '0'\n"),
         ]
-        for (arguments, message) in cases {
+        // Usage errors that ArgumentParser finds exit 2 as well, not its default 64.
+        let usage: [([String], String)] = [
+            (["grep", "--bogus", "x", path], "Error: Unknown option '--bogus'"),
+            (["sum"], "Error: Missing expected argument '<field>'"),
+            (["top", "host", "-k", "x", path], "Error: The value 'x' is invalid for '-k <k>'"),
+            (["nosuchcommand"], "Error: Unexpected argument 'nosuchcommand'"),
+        ]
+        for (arguments, message) in cases + usage {
             let result = sluice(arguments)
             XCTAssertEqual(result.status, 2, arguments.joined(separator: " "))
             XCTAssertTrue(result.stderr.hasPrefix(message) || result.stderr.contains(message), "\(arguments): \(result.stderr)")

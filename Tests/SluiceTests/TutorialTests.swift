@@ -1,5 +1,8 @@
 import XCTest
 @testable import Sluice
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The tutorial's eight programs, answered over its mixed plain/gzip/bzip2 `www/` tree, must print exactly what
 /// the Python originals print (`../shared/data/tutorial/expected/`), through the CLI and through the library.
@@ -54,6 +57,24 @@ final class TutorialTests: XCTestCase {
         let (inputs, _) = InputFinder.expand([Self.www], nameGlob: "*.gz")
         XCTAssertEqual(inputs.map { String($0.path.dropFirst(Self.www.count)) },
                        ["/foo/access-log-0108.gz", "/foo/access-log-0208.gz"])
+    }
+
+    /// Symlinks to files are read, symlinks to directories are not walked (no loops), and an entry that cannot
+    /// be examined is an error only when the glob would have kept it.
+    func testFindFollowsFileLinksOnlyAndReportsBrokenOnesTheGlobKeeps() {
+        let dir = Fixture.directory()
+        mkdir(dir + "/real", 0o755)
+        let log = Fixture.write(Array("x\n".utf8), to: dir + "/real/access-log")
+        symlink(log, dir + "/access-log-link")
+        symlink(dir + "/real", dir + "/loop")
+        symlink(dir + "/nowhere", dir + "/access-log-broken")
+        symlink(dir + "/nowhere", dir + "/notes.tmp")
+        let (kept, keptErrors) = InputFinder.expand([dir], nameGlob: "access-log*")
+        XCTAssertEqual(kept.map(\.path), [dir + "/access-log-link", dir + "/real/access-log"])
+        XCTAssertEqual(keptErrors.map(\.path), [dir + "/access-log-broken"])
+        let (all, allErrors) = InputFinder.expand([dir])
+        XCTAssertEqual(all.map(\.path), [dir + "/access-log-link", dir + "/real/access-log"])
+        XCTAssertEqual(allErrors.map(\.path), [dir + "/access-log-broken", dir + "/notes.tmp"])
     }
 
     func testRealCombinedLogParsesCompletely() throws {

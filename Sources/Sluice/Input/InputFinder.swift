@@ -66,6 +66,9 @@ public enum InputFinder {
             let path = prefix + nameText
             var info = stat()
             guard fstatat(AT_FDCWD, path, &info, 0) == 0 else {
+                // An entry that cannot be examined (mostly a dangling symlink) is reported only when the glob
+                // would keep it as a file: a broken `x.tmp` is no concern of `--name 'access-log*'`.
+                if let glob, fnmatch(glob, nameText, 0) != 0 { continue }
                 errors.append(System.error(path, errno))
                 continue
             }

@@ -132,9 +132,10 @@ enum LiveMessages {
         return 2
     }
 
+    /// Writes `text` and a newline to standard error at once (unbuffered, so notices from several tasks do not
+    /// mix), a path's bytes that are not UTF-8 as they are (`PathBytes`).
     static func line(_ text: String) {
-        var message = text + "\n"
-        message.withUTF8 { bytes in
+        PathBytes.bytes(text + "\n").withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)

@@ -184,13 +184,13 @@ struct GenCommand: ParsableCommand {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
             prefix += component
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            if PathBytes.withCString(prefix, { mkdir($0, 0o755) }) != 0 && errno != EEXIST {
                 throw SluiceError(.io, path: prefix, String(cString: strerror(errno)))
             }
             prefix += "/"
         }
         var info = stat()
-        if stat(path, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+        if PathBytes.withCString(path, { stat($0, &info) }) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
             throw SluiceError(.io, path: path, "not a folder")
         }
     }
@@ -206,7 +206,7 @@ private final class OutputFile {
     private let owned: Bool
 
     init(path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = PathBytes.withCString(path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
         self.path = path
         descriptor = fd

@@ -27,9 +27,9 @@ final class Output {
 
     func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { write($0) } }
 
+    /// Writes `text` as UTF-8, except that a path's bytes that are not UTF-8 are written as they are (`PathBytes`).
     func write(_ text: String) {
-        var text = text
-        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        PathBytes.bytes(text).withUnsafeBytes { write($0) }
     }
 
     func line(_ text: String) { write(text + "\n") }
@@ -56,7 +56,8 @@ final class Output {
 enum JSON {
     static func string(_ bytes: [UInt8]) -> String { String(decoding: JSONEscape.string(bytes), as: UTF8.self) }
 
-    static func string(_ text: String) -> String { string(Array(text.utf8)) }
+    /// A path's bytes that are not UTF-8 (`PathBytes`) become U+FFFD, as ill-formed bytes of a log do.
+    static func string(_ text: String) -> String { string(PathBytes.bytes(text)) }
 }
 
 /// Turns the engine's grep output (lines ending in `\n`, delivered in arbitrary pieces) into JSON lines

@@ -143,7 +143,7 @@ private final class LogWriter {
     }
 
     private func open() throws {
-        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        fd = PathBytes.withCString(path) { Glibc.open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
         if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
         var info = stat()
         size = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
@@ -165,11 +165,11 @@ private final class LogWriter {
     /// Shifts OUT.1 ... OUT.(keep-1) up by one, then moves the current contents to OUT.1.
     func rotate() throws {
         for index in stride(from: keep - 1, through: 1, by: -1) {
-            _ = rename("\(path).\(index)", "\(path).\(index + 1)")
+            _ = LogWriter.rename("\(path).\(index)", "\(path).\(index + 1)")
         }
         if copytruncate {
-            let source = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            let target = Glibc.open("\(path).1", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            let source = PathBytes.withCString(path) { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+            let target = PathBytes.withCString("\(path).1") { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
             defer { if source >= 0 { Glibc.close(source) }; if target >= 0 { Glibc.close(target) } }
             guard source >= 0, target >= 0 else { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -181,11 +181,16 @@ private final class LogWriter {
             if ftruncate(fd, 0) != 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
             size = 0
         } else {
-            if rename(path, "\(path).1") != 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+            if LogWriter.rename(path, "\(path).1") != 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
             Glibc.close(fd)
             try open()
         }
     }
 
     func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+
+    /// rename(2) for paths that may carry bytes that are not UTF-8 (`PathBytes`).
+    private static func rename(_ from: String, _ to: String) -> Int32 {
+        PathBytes.withCString(from) { old in PathBytes.withCString(to) { new in Glibc.rename(old, new) } }
+    }
 }

@@ -117,7 +117,10 @@ func sluice(_ arguments: [String], stdin: [UInt8]? = nil) -> CLIResult {
     posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let argv = ([Fixture.binary] + arguments).map { strdup($0) } + [nil]
+    // Arguments carry their bytes as `PathBytes` strings, so a test can pass a name that is not UTF-8.
+    let argv = ([Fixture.binary] + arguments).map { argument in
+        PathBytes.withCString(argument) { strdup($0) }
+    } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, Fixture.binary, &actions, nil, argv, environ)

@@ -77,7 +77,7 @@ public final class Engine {
         var index = start
         while index < inputs.count, case .file(let path) = inputs[index] {
             var info = stat()
-            if fstatat(AT_FDCWD, path, &info, 0) == 0 && System.isRegular(info) && Int(info.st_size) <= options.smallFileLimit
+            if PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 && System.isRegular(info) && Int(info.st_size) <= options.smallFileLimit
                 && !Engine.prefersBlockParallel(path, size: Int(info.st_size), options) {
                 batch.append(WorkItem(input: index, source: .wholeFile(path)))
                 index += 1

@@ -46,7 +46,7 @@ public enum InputFinder {
     }
 
     private static func walk(_ directory: String, _ glob: String?, _ inputs: inout [InputSpec], _ errors: inout [SluiceError]) {
-        guard let handle = opendir(directory) else {
+        guard let handle = PathBytes.withCString(directory, { opendir($0) }) else {
             errors.append(System.error(directory, errno))
             return
         }
@@ -62,22 +62,26 @@ public enum InputFinder {
         names.sort { $0.lexicographicallyPrecedes($1) }
         let prefix = directory.hasSuffix("/") ? directory : directory + "/"
         for name in names {
-            let nameText = String(decoding: name, as: UTF8.self)
-            let path = prefix + nameText
+            let path = prefix + PathBytes.string(name)
+            // The glob sees the name's own bytes.
+            let excluded = glob.map { glob in (name + [0]).withUnsafeBufferPointer { raw in
+                raw.withMemoryRebound(to: CChar.self) { fnmatch(glob, $0.baseAddress!, 0) != 0 }
+            } } ?? false
             var info = stat()
-            guard fstatat(AT_FDCWD, path, &info, 0) == 0 else {
+            guard PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 else {
                 // An entry that cannot be examined (mostly a dangling symlink) is reported only when the glob
                 // would keep it as a file: a broken `x.tmp` is no concern of `--name 'access-log*'`.
-                if let glob, fnmatch(glob, nameText, 0) != 0 { continue }
+                if excluded { continue }
                 errors.append(System.error(path, errno))
                 continue
             }
             if System.isDirectory(info) {
                 var linkInfo = stat()
-                if lstat(path, &linkInfo) == 0 && (linkInfo.st_mode & S_IFMT) == S_IFLNK { continue }  // no symlink loops
+                // No symlink loops.
+                if PathBytes.withCString(path, { lstat($0, &linkInfo) }) == 0 && (linkInfo.st_mode & S_IFMT) == S_IFLNK { continue }
                 walk(path, glob, &inputs, &errors)
             } else if System.isRegular(info) {
-                if let glob, fnmatch(glob, nameText, 0) != 0 { continue }
+                if excluded { continue }
                 inputs.append(.file(path))
             }
         }

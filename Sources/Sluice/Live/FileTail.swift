@@ -131,7 +131,7 @@ final class FileTail {
     func check(now: UInt64, scratch: UnsafeMutableRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void,
                notice: (FollowNotice) -> Void) -> Bool {
         var info = stat()
-        let exists = fstatat(AT_FDCWD, path, &info, 0) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        let exists = PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 && (info.st_mode & S_IFMT) == S_IFREG
         var budget = options.readLimit
         if exists {
             if let file = current, !file.isFile(info) {
@@ -196,7 +196,7 @@ final class FileTail {
     }
 
     private func openPath(_ notice: (FollowNotice) -> Void) -> (Int32, stat)? {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let fd = PathBytes.withCString(path) { Glibc.open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else {
             let code = errno
             if code != ENOENT && code != ENOTDIR { report(System.error(path, code), notice) }

@@ -41,7 +41,7 @@ final class Watcher {
     /// Watches `directory` unless it already is; nil on success, else why not (ENOENT, ENOSPC, ...).
     func watch(directory: String) -> String? {
         if directoryWatches[directory] != nil { return nil }
-        let wd = CInotify_add_watch(fd, directory, Self.directoryMask)
+        let wd = PathBytes.withCString(directory) { CInotify_add_watch(fd, $0, Self.directoryMask) }
         if wd < 0 { return String(cString: strerror(errno)) }
         directoryWatches[directory] = wd
         targets[wd, default: []].insert(.directory(directory))
@@ -52,7 +52,7 @@ final class Watcher {
 
     /// Watches the file at `path` for tail `index`; returns the watch descriptor, or nil when it cannot be had.
     func watch(file path: String, tail index: Int) -> Int32? {
-        let wd = CInotify_add_watch(fd, path, Self.fileMask)
+        let wd = PathBytes.withCString(path) { CInotify_add_watch(fd, $0, Self.fileMask) }
         if wd < 0 { return nil }
         targets[wd, default: []].insert(.file(index))
         return wd
@@ -99,7 +99,7 @@ final class Watcher {
                     case .file(let index): tails.insert(index)
                     case .directory(let directory):
                         let name = event.name.map {
-                            String(decoding: UnsafeRawBufferPointer(start: $0, count: event.name_length), as: UTF8.self)
+                            PathBytes.string(UnsafeRawBufferPointer(start: $0, count: event.name_length))
                         } ?? ""
                         directories[directory, default: []].insert(name)
                     }

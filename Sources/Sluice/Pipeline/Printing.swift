@@ -144,7 +144,7 @@ extension Sequence where Element == Line {
     /// the path, and, for a pipeline, the error that ended its iteration.
     @discardableResult
     public func write(toFile path: String) throws -> Int {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = PathBytes.withCString(path) { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         guard fd >= 0 else { throw System.error(path, errno) }
         defer { System.close(fd) }
         return try write(toDescriptor: fd, path: path)

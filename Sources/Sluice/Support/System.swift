@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// The only place the library calls the operating system for file access. Every call retries on EINTR and
-/// turns errno into a `SluiceError` that names the path.
+/// turns errno into a `SluiceError` that names the path. Paths may carry bytes that are not UTF-8 (`PathBytes`).
 enum System {
     /// Cores the scheduler may use now.
     static var activeCores: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
@@ -13,7 +13,7 @@ enum System {
     /// Opens `path` read-only.
     static func open(_ path: String) throws -> Int32 {
         while true {
-            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            let fd = PathBytes.withCString(path) { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
             if fd >= 0 { return fd }
             if errno != EINTR { throw error(path, errno) }
         }
@@ -31,7 +31,7 @@ enum System {
     /// File status of a path, following symbolic links.
     static func stat(path: String) throws -> stat {
         var info = Glibc.stat()
-        guard fstatat(AT_FDCWD, path, &info, 0) == 0 else { throw error(path, errno) }
+        guard PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 else { throw error(path, errno) }
         return info
     }
 

@@ -1,0 +1,51 @@
+import XCTest
+@testable import Sluice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File names that are not UTF-8: carried losslessly in strings, read, and printed with their own bytes.
+final class PathBytesTests: XCTestCase {
+    func testRoundTripIsExactForAnyBytes() {
+        XCTAssertEqual(PathBytes.string(Array("access-log é/ü".utf8)), "access-log é/ü")
+        XCTAssertEqual(PathBytes.bytes("access-log é/ü"), Array("access-log é/ü".utf8))
+        let awkward: [[UInt8]] = [
+            [0xff], [0x6c, 0xff, 0x2e], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80],
+            [0xf4, 0x8f, 0xba, 0x80], [0xf4, 0x8f, 0xbb, 0xbf, 0x41], [0xc0, 0xaf], [0x80, 0x80, 0x2f, 0xfe],
+        ]
+        var generator = SystemRandomNumberGenerator()
+        let pool: [UInt8] = [0x2f, 0x41, 0x80, 0x8f, 0xba, 0xbf, 0xc3, 0xe2, 0xf0, 0xf4, 0xff]
+        let random: [[UInt8]] = (0..<3000).map { _ in
+            (0..<Int.random(in: 0...12, using: &generator)).map { _ in pool.randomElement(using: &generator)! }
+        }
+        for bytes in awkward + random {
+            let text = PathBytes.string(bytes)
+            XCTAssertEqual(PathBytes.bytes(text), bytes, "\(bytes)")
+            let viaC = PathBytes.withCString(text) { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) }
+            XCTAssertEqual(viaC, bytes.prefix { $0 != 0 }, "\(bytes)")
+        }
+        // The name's own scalar from the escape range is escaped too, so it cannot be taken for an escape.
+        XCTAssertEqual(PathBytes.string([0xf4, 0x8f, 0xba, 0x80]).unicodeScalars.count, 4)
+    }
+
+    func testFilesNamedOutsideUTF8AreReadAndNamedWithTheirBytes() {
+        let dir = Fixture.directory()
+        let nameBytes = Array("log".utf8) + [0xff] + Array(".txt".utf8)
+        let path = dir + "/" + PathBytes.string(nameBytes)
+        let line = "1.2.3.4 - - [d] \"GET /a HTTP/1.0\" 200 7\n"
+        let file = PathBytes.withCString(path) { fopen($0, "wb") }!
+        fputs(line + line, file)
+        fclose(file)
+        let other = Fixture.write(Array(line.utf8), to: dir + "/other")
+
+        XCTAssertEqual(sluice(["sum", "bytes", dir]).stdout, "Total 21\n")
+        XCTAssertEqual(sluice(["sum", "bytes", path]).stdout, "Total 14\n")
+        let counts = sluice(["grep", "-c", "GET", path, other])
+        XCTAssertEqual(counts.stdoutBytes, Array((dir + "/").utf8) + nameBytes + Array(":2\n\(other):1\n".utf8))
+        let json = sluice(["grep", "-c", "--json", "GET", path])
+        XCTAssertTrue(json.stdout.contains("\"path\":\"\(dir)/log\u{FFFD}.txt\""), json.stdout)
+        let missing = sluice(["count", dir + "/" + PathBytes.string(Array("gone".utf8) + [0xfe])])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertEqual(missing.stderr, "\(dir)/gone\u{FFFD}: No such file or directory\n")
+    }
+}

@@ -35,7 +35,7 @@ demo: release
 	@mkdir -p $(DEMO)
 	@test -s $(DEMO)/access.log || $(SLUICE) gen --size 64M --format combined --seed 2008 -o $(DEMO)/access.log
 	@test -s $(DEMO)/access.log.gz || $(SLUICE) gen --size 64M --format combined --seed 2008 --gzip -o $(DEMO)/access.log.gz
-	@test -s $(DEMO)/access.log.bz2 || $(SLUICE) gen --size 16M --format combined --seed 2009 --bzip2 -o $(DEMO)/access.log.bz2
+	@test -s $(DEMO)/access.log.bz2 || $(SLUICE) gen --size 64M --format combined --seed 2008 --bzip2 -o $(DEMO)/access.log.bz2
 	@ls -l $(DEMO)
 	@echo; echo '$$ sluice sum bytes $(DEMO)/access.log                  # total bytes served'
 	@$(SLUICE) sum bytes $(DEMO)/access.log

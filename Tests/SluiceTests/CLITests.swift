@@ -92,4 +92,61 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sluice(["sum", "bytes"], stdin: bytes).stdout, "Total 40\n")
         XCTAssertEqual(sluice(["sum", "bytes", "-", path], stdin: Fixture.gzip(bytes)).stdout, "Total 80\n")
     }
+
+    /// Standard input that is a regular file (`< file`) is mapped from its current offset, which is left at the
+    /// end; through a pipe the same bytes give the same output, errors and line numbers.
+    func testStandardInputFileFromItsOffsetAndThroughAPipe() throws {
+        var log = Fixture.log(size: 3_000_000, format: .combined, seed: 21, hostile: true)
+        log += Array("tail without newline".utf8)
+        let path = Fixture.write(log, to: Fixture.directory() + "/log")
+        let skip = 1_234_567
+        let rest = Array(log[skip...])
+        for arguments in [["sum", "bytes"], ["select", "host", "bytes"], ["grep", "-c", "GET"], ["count", "--by", "status"]] {
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            lseek(fd, off_t(skip), SEEK_SET)
+            let mapped = spawnSluice(arguments + ["--threads", "2"], stdinFD: fd)
+            XCTAssertEqual(lseek(fd, 0, SEEK_CUR), off_t(log.count), "\(arguments)")
+            let piped = spawnSluice(arguments + ["--threads", "2"], feeding: rest)
+            XCTAssertEqual(mapped.out, piped.out, "\(arguments)")
+            XCTAssertEqual(mapped.err, piped.err, "\(arguments)")
+            XCTAssertEqual(mapped.status, piped.status, "\(arguments)")
+            XCTAssertEqual(mapped.out, sluice(arguments, stdin: rest).stdoutBytes, "\(arguments)")
+        }
+    }
+
+    /// Runs sluice with `stdinFD` as its standard input, or with a pipe that this process writes `feeding`
+    /// into; returns standard output, standard error and the exit status.
+    private func spawnSluice(_ arguments: [String], stdinFD: Int32? = nil, feeding: [UInt8] = [])
+        -> (out: [UInt8], err: [UInt8], status: Int32) {
+        let scratch = Fixture.directory()
+        var pipeEnds: [Int32] = [0, 0]
+        if stdinFD == nil { precondition(pipe(&pipeEnds) == 0) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, stdinFD ?? pipeEnds[0], 0)
+        if stdinFD == nil { posix_spawn_file_actions_addclose(&actions, pipeEnds[1]) }
+        posix_spawn_file_actions_addopen(&actions, 1, scratch + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, scratch + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv = ([Fixture.binary] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        precondition(posix_spawn(&pid, Fixture.binary, &actions, nil, argv, environ) == 0)
+        posix_spawn_file_actions_destroy(&actions)
+        if stdinFD == nil {
+            close(pipeEnds[0])
+            feeding.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let written = write(pipeEnds[1], raw.baseAddress! + offset, raw.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+            close(pipeEnds[1])
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (Fixture.read(scratch + "/out"), Fixture.read(scratch + "/err"), (status >> 8) & 0xff)
+    }
 }

@@ -53,7 +53,7 @@ public final class Engine {
         while index < inputs.count && !stopped {
             switch inputs[index] {
             case .standardInput:
-                runStream(index, path: "-", fd: 0, owned: false, head: nil)
+                runStandardInput(index)
                 index += 1
             case .file(let path):
                 index = runFiles(inputs, from: index, path: path)
@@ -130,11 +130,29 @@ public final class Engine {
         }
     }
 
-    /// A plain file, through memory-mapped windows of `windowSize` bytes. A window ends after its last newline;
-    /// the rest starts the next window. A window without a newline grows until it holds one.
-    private func runMapped(_ index: Int, path: String, fd: Int32) {
+    /// Standard input. A plain regular file (`sluice sum bytes < access.log`) is mapped like a named one, from
+    /// the descriptor's current offset to the end, and the offset is then left at the end, as a reader's would
+    /// be; a pipe, a terminal or compressed data is read as a stream.
+    private func runStandardInput(_ index: Int) {
+        var info = stat()
+        let offset = lseek(0, 0, SEEK_CUR)
+        if offset >= 0, fstat(0, &info) == 0, System.isRegular(info), Int(info.st_size) > Int(offset) {
+            var head = [UInt8](repeating: 0, count: 4)
+            let got = head.withUnsafeMutableBytes { pread(0, $0.baseAddress, 4, offset) }
+            if got >= 0 && head[..<got].withUnsafeBytes({ Compression.detect($0) }) == .none {
+                runMapped(index, path: "-", fd: 0, from: Int(offset))
+                lseek(0, 0, SEEK_END)
+                return
+            }
+        }
+        runStream(index, path: "-", fd: 0, owned: false, head: nil)
+    }
+
+    /// A plain file from byte `start` on, through memory-mapped windows of `windowSize` bytes. A window ends after
+    /// its last newline; the rest starts the next window. A window without a newline grows until it holds one.
+    private func runMapped(_ index: Int, path: String, fd: Int32, from start: Int = 0) {
         let page = System.pageSize
-        var start = 0
+        var start = start
         var window = options.windowSize
         while !stopped {
             guard let size = try? System.stat(fd, path: path).st_size, Int(size) > start else { return }

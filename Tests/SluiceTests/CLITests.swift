@@ -97,6 +97,9 @@ final class CLITests: XCTestCase {
     /// end; through a pipe the same bytes give the same output, errors and line numbers.
     func testStandardInputFileFromItsOffsetAndThroughAPipe() throws {
         var log = Fixture.log(size: 3_000_000, format: .combined, seed: 21, hostile: true)
+        // Lines longer than a stream's 64 KiB blocks, after the offset.
+        let long = "1.2.3.4 - - [d] \"GET /" + String(repeating: "x", count: 300_000) + " HTTP/1.0\" 200 5\n"
+        log += Array((long + "1.2.3.4 - - [d] \"GET /y HTTP/1.0\" 200 6\n" + long).utf8)
         log += Array("tail without newline".utf8)
         let path = Fixture.write(log, to: Fixture.directory() + "/log")
         let skip = 1_234_567

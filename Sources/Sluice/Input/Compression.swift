@@ -54,6 +54,22 @@ final class CompressedInput {
         guard let fd else { return 0 }
         return try System.read(fd, buffer, capacity, path: path)
     }
+
+    /// Copies up to `count` of the next bytes straight to `destination` (what is left of the prefix first, then
+    /// the descriptor's bytes), for a reader that needs no view of the input's own buffer; returns how many, 0
+    /// at end of input. Not to be mixed with `next(afterConsuming:)`, whose `consumedBefore` it leaves alone.
+    func read(into destination: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
+        if pendingOffset < pending.count {
+            let taken = min(count, pending.count - pendingOffset)
+            pending.withUnsafeBufferPointer { source in
+                destination.update(from: source.baseAddress! + pendingOffset, count: taken)
+            }
+            pendingOffset += taken
+            return taken
+        }
+        guard let fd else { return 0 }
+        return try System.read(fd, destination, count, path: path)
+    }
 }
 
 /// A stream of decoded bytes. `fill` appends decoded bytes to a buffer; when the input is corrupt or truncated
@@ -66,10 +82,10 @@ protocol DecodedStream: AnyObject {
     var error: SluiceError? { get }
 }
 
-/// Plain bytes from a descriptor, through the same interface as the decoders.
+/// Plain bytes from a descriptor, through the same interface as the decoders. The bytes are read straight into
+/// the output buffer, not copied through the input's.
 final class PlainStream: DecodedStream {
     private let input: CompressedInput
-    private var lastCount = 0
     private(set) var error: SluiceError?
 
     init(_ input: CompressedInput) { self.input = input }
@@ -77,10 +93,13 @@ final class PlainStream: DecodedStream {
     func fill(_ output: ByteBuffer, limit: Int) -> Bool {
         while output.count < limit {
             do {
-                let count = try input.next(afterConsuming: lastCount)
-                lastCount = count
+                // As much as the input's block size at least, as a read into that buffer would take: `limit` is
+                // what must be reached, not a cap (a live reader asks for 1 byte and takes what has arrived).
+                let room = max(limit - output.count, input.capacity)
+                output.reserve(room)
+                let count = try input.read(into: output.base + output.count, count: room)
                 if count == 0 { return false }
-                output.append(input.buffer, count)
+                output.count += count
             } catch let failure as SluiceError {
                 error = failure
                 return false

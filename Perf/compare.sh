@@ -306,6 +306,15 @@ peer "rg -c" rg "rg -c 'ply-.*\\.gz' $M"
 peer "grep -E -c" grep "grep -E -c 'ply-.*\\.gz' $M"
 peer "python (generators)" python3 "python3 $py/grep_count.py 'ply-.*\\.gz' $M"
 
+begin pipe-sum "sum bytes — $makebig through a pipe (cat |)" norm_int
+reference sluice "cat $M | $S sum bytes"
+anchor "cat | wc -l" wc "cat $M | wc -l"
+peer "cat | mawk" mawk "cat $M | mawk -f $work/sum-bytes.awk"
+
+begin pipe-grep "grep -c 'ply-.*\\.gz' — $makebig through a pipe (cat |)" norm_int
+reference sluice "cat $M | $S grep -c 'ply-.*\\.gz'"
+peer "cat | rg -c" rg "cat $M | rg -c 'ply-.*\\.gz'"
+
 begin top "top host -k 10 — $big" norm_lines
 reference sluice "$S top host -k 10 $B"
 anchor "wc -l" wc "wc -l $B"

@@ -135,7 +135,7 @@ enum LiveMessages {
     /// Writes `text` and a newline to standard error at once (unbuffered, so notices from several tasks do not
     /// mix), a path's bytes that are not UTF-8 as they are (`PathBytes`).
     static func line(_ text: String) {
-        PathBytes.bytes(text + "\n").withUnsafeBytes { bytes in
+        PathBytes.withBytes(text + "\n") { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)

@@ -28,9 +28,7 @@ final class Output {
     func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { write($0) } }
 
     /// Writes `text` as UTF-8, except that a path's bytes that are not UTF-8 are written as they are (`PathBytes`).
-    func write(_ text: String) {
-        PathBytes.bytes(text).withUnsafeBytes { write($0) }
-    }
+    func write(_ text: String) { PathBytes.withBytes(text) { write($0) } }
 
     func line(_ text: String) { write(text + "\n") }
 

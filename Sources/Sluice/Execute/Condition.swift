@@ -31,9 +31,10 @@ struct Condition {
     let pattern: Pattern?
     let fieldIsNumeric: Bool
 
-    /// Parses `FIELD OP VALUE` (spaces around the operator are allowed; `==` means `=`).
+    /// Parses `FIELD OP VALUE` (spaces around the operator are allowed; `==` means `=`). The value's bytes are
+    /// compared as given, including any that are not UTF-8 (`PathBytes`).
     init(_ text: String, format: CompiledFormat) throws {
-        let bytes = Array(text.utf8)
+        let bytes = PathBytes.bytes(text)
         guard let opStart = bytes.firstIndex(where: { "=!<>~".utf8.contains($0) }) else {
             throw SluiceError(.invalidCondition, path: text, "bad --where: expected FIELD OP VALUE with OP one of = != < <= > >= ~ !~")
         }
@@ -48,10 +49,10 @@ struct Condition {
         guard !name.isEmpty else {
             throw SluiceError(.invalidCondition, path: text, "bad --where: missing field name")
         }
-        let valueText = String(decoding: bytes[opEnd...], as: UTF8.self).trimmingSpaces
+        let valueText = PathBytes.string(bytes[opEnd...]).trimmingSpaces
         self.field = try format.field(name)
         self.op = op
-        self.value = Array(valueText.utf8)
+        self.value = PathBytes.bytes(valueText)
         self.integer = value.withUnsafeBufferPointer { buffer in
             buffer.isEmpty ? nil : Bytes.parseInteger(buffer.baseAddress!, 0, buffer.count)
         }

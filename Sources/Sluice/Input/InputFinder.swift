@@ -64,9 +64,13 @@ public enum InputFinder {
         for name in names {
             let path = prefix + PathBytes.string(name)
             // The glob sees the name's own bytes.
-            let excluded = glob.map { glob in (name + [0]).withUnsafeBufferPointer { raw in
-                raw.withMemoryRebound(to: CChar.self) { fnmatch(glob, $0.baseAddress!, 0) != 0 }
-            } } ?? false
+            let excluded = glob.map { glob in
+                PathBytes.withCString(glob) { pattern in
+                    (name + [0]).withUnsafeBufferPointer { raw in
+                        raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, 0) != 0 }
+                    }
+                }
+            } ?? false
             var info = stat()
             guard PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 else {
                 // An entry that cannot be examined (mostly a dangling symlink) is reported only when the glob

@@ -16,8 +16,11 @@ struct LiteralPrefix {
     private let last: UInt8
     private let distance: Int
 
-    init?(_ pattern: String) {
-        let source = Array(pattern.utf8)
+    /// The prefix of `pattern`'s text (its bytes as `PathBytes` gives them).
+    init?(_ pattern: String) { self.init(PathBytes.bytes(pattern)) }
+
+    /// The prefix of the pattern whose bytes are `source`.
+    init?(_ source: [UInt8]) {
         if source.contains(UInt8(ascii: "|")) { return nil }
         let meta = Set(".^$*+?()[]{}|\\".utf8)
         var literal = [UInt8]()

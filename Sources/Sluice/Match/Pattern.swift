@@ -2,7 +2,8 @@ import CPCRE2
 
 /// A PCRE2 pattern compiled once in byte mode (no UTF, no UCP, so any byte sequence is a valid subject; `(*UTF)`
 /// is refused) with `MULTILINE` on and LF as the newline, so `^` and `$` match at line boundaries inside a
-/// chunk, and JIT-compiled when the platform allows. A `Pattern` is immutable and shared by all workers; each worker matches through its own `Matcher`.
+/// chunk, and JIT-compiled when the platform allows. A `Pattern` is immutable and shared by all workers; each
+/// worker matches through its own `Matcher`.
 public final class Pattern: @unchecked Sendable {
     /// The pattern text as given.
     public let source: String
@@ -22,7 +23,8 @@ public final class Pattern: @unchecked Sendable {
         var errorOffset = 0
         var options = UInt32(PCRE2_MULTILINE)
         if caseless { options |= UInt32(PCRE2_CASELESS) }
-        let bytes = Array(source.utf8)
+        // The pattern's own bytes, also those that are not UTF-8 (`PathBytes`: so they come from the command line).
+        let bytes = PathBytes.bytes(source)
         let compiled = bytes.withUnsafeBufferPointer { buffer in
             CPCRE2_compile(buffer.baseAddress, buffer.count, options, &errorCode, &errorOffset)
         }
@@ -31,7 +33,7 @@ public final class Pattern: @unchecked Sendable {
                               "invalid regex: \(Pattern.message(for: errorCode)) at offset \(errorOffset)")
         }
         code = compiled
-        literalPrefix = caseless ? nil : LiteralPrefix(source)
+        literalPrefix = caseless ? nil : LiteralPrefix(bytes)
         isLineLocal = LineLocality.isLineLocal(bytes)
     }
 

@@ -56,6 +56,15 @@ public enum PathBytes {
         return bytes
     }
 
+    /// Calls `body` with the bytes `text` stands for; without a copy when it holds no escape.
+    public static func withBytes<Result>(_ text: String, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        guard text.utf8.contains(escapeLead) else {
+            var text = text
+            return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+        }
+        return try bytes(text).withUnsafeBytes(body)
+    }
+
     /// Calls `body` with `path`'s bytes as a NUL-terminated C string, for a system call.
     public static func withCString<Result>(_ path: String, _ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
         guard path.utf8.contains(escapeLead) else { return try path.withCString(body) }

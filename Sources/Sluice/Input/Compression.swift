@@ -43,16 +43,7 @@ final class CompressedInput {
     /// the file offset of the buffer's first byte.
     func next(afterConsuming previous: Int) throws -> Int {
         consumedBefore += previous
-        if pendingOffset < pending.count {
-            let count = min(capacity, pending.count - pendingOffset)
-            pending.withUnsafeBufferPointer { source in
-                buffer.update(from: source.baseAddress! + pendingOffset, count: count)
-            }
-            pendingOffset += count
-            return count
-        }
-        guard let fd else { return 0 }
-        return try System.read(fd, buffer, capacity, path: path)
+        return try read(into: buffer, count: capacity)
     }
 
     /// Copies up to `count` of the next bytes straight to `destination` (what is left of the prefix first, then

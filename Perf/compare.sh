@@ -306,6 +306,11 @@ peer "rg -c" rg "rg -c 'ply-.*\\.gz' $M"
 peer "grep -E -c" grep "grep -E -c 'ply-.*\\.gz' $M"
 peer "python (generators)" python3 "python3 $py/grep_count.py 'ply-.*\\.gz' $M"
 
+begin grep-print "grep GET — $makebig, printing almost every line" norm_lines
+reference sluice "$S grep GET $M"
+peer "rg" rg "rg --no-filename --no-line-number GET $M"
+peer "grep" grep "grep GET $M"
+
 begin pipe-sum "sum bytes — $makebig through a pipe (cat |)" norm_int
 reference sluice "cat $M | $S sum bytes"
 anchor "cat | wc -l" wc "cat $M | wc -l"

@@ -22,6 +22,15 @@ final class GrepTests: XCTestCase {
         for (pattern, literal) in cases {
             XCTAssertEqual(LiteralPrefix(pattern).map { String(decoding: $0.bytes, as: UTF8.self) }, literal, pattern)
         }
+        // A literal that is the whole pattern needs no regex; a raw newline could only match across lines.
+        let whole: [(String, Bool)] = [
+            ("GET /", true), (#"\.gz"#, true), (#"HTTP/1\.1" 404"#, true), ("é", true), (#"ply-.*\.gz"#, false),
+            ("abc?d", false), ("ro+bots", false), ("abx{2}", false), (#"ab\d"#, false), (#"ab\nc"#, false),
+            ("ab\ncd", false),
+        ]
+        for (pattern, expected) in whole {
+            XCTAssertEqual(LiteralPrefix(pattern)?.isWholePattern, expected, pattern)
+        }
     }
 
     func testLineLocality() {

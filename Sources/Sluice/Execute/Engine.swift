@@ -405,7 +405,12 @@ public final class Engine {
 
     private static func perform(_ item: WorkItem, _ processor: LineProcessor, _ wantsOutput: Bool, _ blockSize: Int,
                                 _ gzip: GzipDecoderKind, _ maxLineLength: Int) {
-        if wantsOutput { item.report.output = ByteBuffer(capacity: 1 << 16) }
+        if wantsOutput {
+            // Room for the whole piece, which grep's output never exceeds: a buffer that grows copies what it holds.
+            var capacity = 1 << 16
+            if case .bytes(_, let start, let end) = item.source { capacity = max(capacity, min(end - start + 1, 64 << 20)) }
+            item.report.output = ByteBuffer(capacity: capacity)
+        }
         switch item.source {
         case .bytes(let base, let start, let end):
             processor.process(base, start, end, into: &item.report)

@@ -101,8 +101,13 @@ final class LineProcessor {
                 else { return }
                 report.selected += 1
                 if let output = report.output {
-                    output.append(base + lineStart, lineEnd - lineStart)
-                    output.append(Bytes.newline)
+                    // The line with its own newline in one copy; the last line of the input may have none.
+                    if lineEnd < end {
+                        output.append(base + lineStart, lineEnd + 1 - lineStart)
+                    } else {
+                        output.append(base + lineStart, lineEnd - lineStart)
+                        output.append(Bytes.newline)
+                    }
                 }
             }
         } else if let prefilter {
@@ -182,11 +187,12 @@ final class LineProcessor {
         var line = report.lines      // line number of `position`
         if let literal = matcher.pattern.literalPrefix {
             // Only lines holding the literal every match starts with can match: find those, then ask PCRE2
-            // about each such line alone.
+            // about each such line alone, unless the literal is all the pattern says.
+            let whole = literal.isWholePattern
             while position < length, let hit = literal.next(subject, from: position, limit: length, newlines: &line) {
                 let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: hit).map { $0 + 1 } ?? position
                 let lineEnd = Bytes.find(Bytes.newline, subject, from: hit, end: length)
-                if matches(matcher, subject, lineStart, lineEnd, line, &report) {
+                if whole || matches(matcher, subject, lineStart, lineEnd, line, &report) {
                     body(start + lineStart, start + lineEnd, line, &report)
                 }
                 line += 1

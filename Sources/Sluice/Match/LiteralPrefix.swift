@@ -12,6 +12,9 @@ import Glibc
 /// literal would be shorter than two bytes get no prefix, and then the regex searches on its own.
 struct LiteralPrefix {
     let bytes: [UInt8]
+    /// True when the literal is the whole pattern (and holds no newline): then a line holding it matches, and
+    /// the regex need not be asked.
+    let isWholePattern: Bool
     private let first: UInt8
     private let last: UInt8
     private let distance: Int
@@ -25,16 +28,21 @@ struct LiteralPrefix {
         let meta = Set(".^$*+?()[]{}|\\".utf8)
         var literal = [UInt8]()
         var index = 0
+        var whole = true
         scan: while index < source.count {
             let byte = source[index]
             if byte == UInt8(ascii: "\\") {
                 guard index + 1 < source.count else { break }
                 let escaped = source[index + 1]
                 // Only escaped punctuation is a literal; \d, \x41, \Q and the like end the prefix.
-                guard escaped < 128, !(escaped >= 48 && escaped <= 57), !((escaped | 0x20) >= 97 && (escaped | 0x20) <= 122) else { break }
+                guard escaped < 128, !(escaped >= 48 && escaped <= 57), !((escaped | 0x20) >= 97 && (escaped | 0x20) <= 122) else {
+                    whole = false
+                    break
+                }
                 literal.append(escaped)
                 index += 2
             } else if meta.contains(byte) {
+                whole = false
                 break
             } else {
                 literal.append(byte)
@@ -44,8 +52,10 @@ struct LiteralPrefix {
                 switch source[index] {
                 case UInt8(ascii: "?"), UInt8(ascii: "*"), UInt8(ascii: "{"):
                     literal.removeLast()
+                    whole = false
                     break scan
                 case UInt8(ascii: "+"):
+                    whole = false
                     break scan
                 default:
                     continue
@@ -54,6 +64,7 @@ struct LiteralPrefix {
         }
         guard literal.count >= 2 else { return nil }
         bytes = literal
+        isWholePattern = whole && !literal.contains(Bytes.newline)
         first = literal[0]
         last = literal[literal.count - 1]
         distance = literal.count - 1

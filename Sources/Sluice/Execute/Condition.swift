@@ -117,10 +117,10 @@ final class ConditionEvaluator {
     var isEmpty: Bool { tests.isEmpty }
 
     /// True when `record` satisfies every condition. Sets `failure` and returns false if a regex gave up;
-    /// clears `failure` otherwise.
+    /// clears `failure` otherwise (only a failure left from an earlier record, so the usual record writes nothing).
     @inline(__always)
     func accepts(_ record: Record) -> Bool {
-        failure = nil
+        if failure != nil { failure = nil }
         for index in 0..<tests.count where !accepts(record, tests[index]) { return false }
         return true
     }

@@ -18,15 +18,26 @@ SWIFT=${SWIFT:-swift}
 case ${1:-} in
 check)
     # The plugin turns the tool's exit codes (2 regression, 4 improvement only) into one failure, so the verdict
-    # is read from what the tool printed.
+    # is read from what the tool printed. A benchmark worse than its threshold is run again, up to twice, and
+    # only one that stays worse is a regression: on this shared machine another tenant can slow one vCPU for
+    # seconds (the same regex benchmark took 52 ms pinned to one vCPU and 90 ms on the other), which inflates
+    # every sample of a run, while a real regression shows in every run.
     log=$(mktemp)
     trap 'rm -f "$log"' EXIT
     status=0
     "$SWIFT" package benchmark thresholds check --no-progress 2>&1 | tee "$log" || status=$?
+    for retry in 1 2; do
+        grep -q "is WORSE than the defined thresholds" "$log" || break
+        worse=$(sed -n 's/^Deviations worse than threshold for SluiceMicro:\([A-Za-z0-9_]*\).*/\1/p' "$log" | sort -u | paste -sd'|')
+        [ -n "$worse" ] || break
+        echo "perf-check: worse than the thresholds: ${worse//|/, }; running those again (retry $retry of 2)."
+        status=0
+        "$SWIFT" package benchmark thresholds check --no-progress --filter "^($worse)\$" 2>&1 | tee "$log" || status=$?
+    done
     if [ "$status" = 0 ]; then
         echo "perf-check: every benchmark is within its thresholds."
     elif grep -q "is WORSE than the defined thresholds" "$log"; then
-        echo "perf-check: REGRESSION: see 'Deviations worse than threshold' above."
+        echo "perf-check: REGRESSION (worse in every run): see 'Deviations worse than threshold' above."
         exit 2
     elif grep -q "is BETTER than the defined thresholds" "$log"; then
         echo "perf-check: better than the stored thresholds, no regression; 'make perf-baseline' stores the new figures."

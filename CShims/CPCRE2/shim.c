@@ -48,6 +48,11 @@ int CPCRE2_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length
     return pcre2_match_8(code, subject, length, start, options | PCRE2_NO_UTF_CHECK, data, context);
 }
 
+int CPCRE2_jit_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length, size_t start,
+                     pcre2_match_data_8 *data, pcre2_match_context_8 *context) {
+    return pcre2_jit_match_8(code, subject, length, start, 0, data, context);
+}
+
 int CPCRE2_error_message(int error_code, uint8_t *buffer, size_t size) {
     return pcre2_get_error_message_8(error_code, buffer, size);
 }

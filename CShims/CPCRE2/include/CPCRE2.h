@@ -33,6 +33,12 @@ size_t *CPCRE2_ovector(pcre2_match_data_8 *data);
 int CPCRE2_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length, size_t start,
                  uint32_t options, pcre2_match_data_8 *data, pcre2_match_context_8 *context);
 
+/// `CPCRE2_match` through PCRE2's JIT fast path (pcre2_jit_match), which skips pcre2_match's checks of its
+/// arguments; only for a code that `CPCRE2_jit_ok` says was JIT-compiled. The match limit applies as in
+/// `CPCRE2_match`; the JIT's own stack limit stands in for the depth limit there too.
+int CPCRE2_jit_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length, size_t start,
+                     pcre2_match_data_8 *data, pcre2_match_context_8 *context);
+
 /// Writes PCRE2's message for `error_code` into buffer; returns its length or a negative value.
 int CPCRE2_error_message(int error_code, uint8_t *buffer, size_t size);
 

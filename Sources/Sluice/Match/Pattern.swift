@@ -77,9 +77,12 @@ final class Matcher {
     let pattern: Pattern
     private let data: OpaquePointer
     private let context: OpaquePointer
+    /// Whether the pattern was JIT-compiled: then searches take PCRE2's JIT fast path.
+    private let jit: Bool
 
     init(_ pattern: Pattern) {
         self.pattern = pattern
+        jit = pattern.isJIT
         data = CPCRE2_match_data_create(pattern.code)
         context = CPCRE2_match_context_create(Pattern.matchLimit, Pattern.depthLimit)
     }
@@ -95,7 +98,8 @@ final class Matcher {
     /// Searches `subject[0..<length]` for the leftmost match at or after `from`.
     @inline(__always)
     func search(_ subject: UnsafePointer<UInt8>, length: Int, from: Int = 0) -> MatchOutcome {
-        let rc = CPCRE2_match(pattern.code, subject, length, from, 0, data, context)
+        let rc = jit ? CPCRE2_jit_match(pattern.code, subject, length, from, data, context)
+            : CPCRE2_match(pattern.code, subject, length, from, 0, data, context)
         if rc > 0 || rc == 0 {
             let vector = CPCRE2_ovector(data)!
             return .match(start: vector[0], end: vector[1])

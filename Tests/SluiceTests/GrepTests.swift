@@ -11,6 +11,8 @@ final class GrepTests: XCTestCase {
         // per line (`\A1` only a chunk's first line, `\z` an empty line after the chunk, the lookahead and `\K`
         // a line whose match began or ended in its neighbour, `(*COMMIT)` nothing after the first `x`).
         #"\A1"#, #"\z"#, #"b\Z"#, #"a(?=\nb)|ab"#, #"b\n\Ka|a b"#, "x(*COMMIT)y|ab", "(?-m)b$", "(?<=[\n])a|é",
+        // NUL bytes, as a crash leaves in a preallocated log: still text, as with `rg -a` (no "binary file").
+        #"\x00+ GET"#, #"^\x00*$"#,
     ]
 
     func testLiteralPrefixExtraction() {
@@ -53,7 +55,8 @@ final class GrepTests: XCTestCase {
     func testGrepEqualsPerLineSearch() throws {
         let dir = Fixture.directory()
         var bytes = Fixture.log(size: 400_000, format: .combined, seed: 9, hostile: true)
-        bytes += Array("aab\nxx ab ac abc\na b\na\nb\nAB é \u{1}a.b\n1 GET\r\n".utf8) + [0xff, 0x41, 0x42]
+        bytes += Array("aab\nxx ab ac abc\na b\na\nb\nAB é \u{1}a.b\n1 GET\r\n".utf8)
+        bytes += [0, 0, 0] + Array(" GET /\n".utf8) + [UInt8](repeating: 0, count: 300) + [10, 0xff, 0x41, 0x42]
         let path = Fixture.write(bytes, to: dir + "/log")
         let lines = bytes.split(separator: 10, omittingEmptySubsequences: false)
         for source in Self.patterns {

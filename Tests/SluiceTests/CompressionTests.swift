@@ -44,6 +44,43 @@ final class CompressionTests: XCTestCase {
         }
     }
 
+    /// xz, zstd, lz4, compress and zip inputs are told by their magic and refused with an error naming the
+    /// format at byte 0, not read as lines and counted malformed; the other inputs are still aggregated, and
+    /// standard input and the facade refuse them the same way.
+    func testUnsupportedFormatsAreErrorsNotMalformedLines() throws {
+        let dir = Fixture.directory()
+        let good = Fixture.write(Self.text, to: dir + "/good.log")
+        guard case .total(let total) = try sum(good).answer else { return XCTFail("no total") }
+        let magics: [(String, [UInt8])] = [("xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), ("zstd", [0x28, 0xb5, 0x2f, 0xfd]),
+                                           ("lz4", [0x04, 0x22, 0x4d, 0x18]), ("compress", [0x1f, 0x9d, 0x90]),
+                                           ("zip", [0x50, 0x4b, 0x03, 0x04])]
+        for (format, magic) in magics {
+            // Large enough for the mapped path, and small for the whole-file one; a plain log after the magic.
+            let path = Fixture.write(magic + Self.text, to: dir + "/access-log.\(format)")
+            for small in [0, 1 << 20] {
+                let options = ExecutionOptions(threads: 2, smallFileLimit: small)
+                let report = try Fixture.run(Query(operation: .sum("bytes")), [path, good], options: options).report
+                XCTAssertEqual(report.answer, .total(total), format)
+                XCTAssertEqual(report.inputs[0].error?.code, .unsupportedCompression, format)
+                XCTAssertEqual(report.inputs[0].error?.offset, 0, format)
+                XCTAssertEqual(report.inputs[0].malformed, 0, format)
+                XCTAssertEqual(report.inputs[1].error, nil, format)
+            }
+            let result = sluice(["sum", "bytes", path, good])
+            XCTAssertEqual(result.stdout, "Total \(total)\n", format)
+            XCTAssertEqual(result.status, 2, format)
+            XCTAssertEqual(result.stderr, path + ": \(format)-compressed data, which sluice does not decode (it reads "
+                           + "plain text, gzip and bzip2); decompress it first (at byte 0)\n")
+            let piped = sluice(["count"], stdin: magic + Self.text)
+            XCTAssertEqual(piped.status, 2, format)
+            XCTAssertTrue(piped.stderr.hasPrefix("-: \(format)-compressed data"), piped.stderr)
+            let files = LogFiles(paths: [path])
+            var iterator = files.lines().makeIterator()
+            XCTAssertNil(iterator.next(), format)
+            XCTAssertEqual(files.status.error?.code, .unsupportedCompression, format)
+        }
+    }
+
     func testGzipDecodersAgreeByteForByteIncludingMultiMember() {
         let members = Fixture.gzip(Array(Self.text[0..<1000]), level: 1) + Fixture.gzip([], level: 9)
             + Fixture.gzip(Array(Self.text[1000...]), level: 9) + Fixture.gzip([])

@@ -5,6 +5,11 @@ public enum Compression: Sendable, Equatable {
     case gzip
     /// Starts with `BZh` and a block-size digit `1`...`9`.
     case bzip2
+    /// Starts with the magic bytes of a compressed or archive format that Sluice does not decode, named here:
+    /// `xz` (`fd 37 7a 58`), `zstd` (`28 b5 2f fd`), `lz4` (`04 22 4d 18`), `compress` (`1f 9d`, `.Z`) or
+    /// `zip` (`50 4b 03 04`). No log line starts with these bytes, so reading such an input is an error rather
+    /// than a count of malformed lines.
+    case unsupported(String)
 
     /// Detects the compression from the first bytes of an input (fewer than 4 bytes reads as plain).
     public static func detect(_ head: UnsafeRawBufferPointer) -> Compression {
@@ -12,7 +17,16 @@ public enum Compression: Sendable, Equatable {
         if head.count >= 4 && head[0] == 0x42 && head[1] == 0x5a && head[2] == 0x68 && (0x31...0x39).contains(head[3]) {
             return .bzip2
         }
-        return .none
+        if head.count >= 2 && head[0] == 0x1f && head[1] == 0x9d { return .unsupported("compress") }
+        guard head.count >= 4 else { return .none }
+        let magic = (UInt32(head[0]) << 24) | (UInt32(head[1]) << 16) | (UInt32(head[2]) << 8) | UInt32(head[3])
+        switch magic {
+        case 0xfd37_7a58: return .unsupported("xz")
+        case 0x28b5_2ffd: return .unsupported("zstd")
+        case 0x0422_4d18: return .unsupported("lz4")
+        case 0x504b_0304: return .unsupported("zip")
+        default: return .none
+        }
     }
 }
 
@@ -107,10 +121,25 @@ enum Decoders {
                        bzip2Decoder: BZip2BlockDecoder? = nil) -> DecodedStream {
         switch compression {
         case .none: return PlainStream(input)
+        case .unsupported(let name): return UnsupportedStream(input.path, format: name)
         case .gzip: return gzip == .isal ? IsalGzipStream(input) : ZlibGzipStream(input)
         case .bzip2:
             guard let decoder = bzip2Decoder ?? BZip2BlockDecoder() else { return BZip2Stream(input) }
             return BZip2FastStream(input, decoder: decoder)
         }
     }
+}
+
+/// The stream of an input in a format Sluice does not decode: it yields nothing and ends at once with an
+/// `unsupportedCompression` error at byte 0.
+final class UnsupportedStream: DecodedStream {
+    let error: SluiceError?
+
+    init(_ path: String, format: String) {
+        error = SluiceError(.unsupportedCompression, path: path,
+                            "\(format)-compressed data, which sluice does not decode (it reads plain text, gzip and "
+                            + "bzip2); decompress it first", offset: 0)
+    }
+
+    func fill(_ output: ByteBuffer, limit: Int) -> Bool { false }
 }

@@ -141,13 +141,14 @@ public final class LogSource: Sequence, CustomStringConvertible {
     /// How the source's bytes are stored, as its magic bytes tell.
     public var compression: Compression { reader.compression }
 
-    /// `<plain log 'PATH'>`, `<gzip log 'PATH'>` or `<bzip2 log 'PATH'>`.
+    /// `<plain log 'PATH'>`, `<gzip log 'PATH'>`, `<bzip2 log 'PATH'>`, or the unsupported format's name.
     public var description: String {
         let kind: String
         switch compression {
         case .none: kind = "plain"
         case .gzip: kind = "gzip"
         case .bzip2: kind = "bzip2"
+        case .unsupported(let name): kind = name
         }
         return "<\(kind) log '\(path)'>"
     }

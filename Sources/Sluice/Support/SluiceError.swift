@@ -6,6 +6,8 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
         case noSuchFile, unreadable, invalidPattern, matchLimit, unknownField, invalidCondition,
              invalidArgument, malformedLine, corruptGzip, truncatedGzip, trailingGarbage, corruptBzip2,
              truncatedBzip2, fileShrank, io, numericOverflow
+        /// The input is compressed in a format Sluice does not decode (see `Compression.unsupported`).
+        case unsupportedCompression
         /// Transport: the peer went away or the connection failed mid-stream.
         case connectionLost
         /// Transport: the peer broke the wire protocol (bad handshake, malformed or oversized frame).

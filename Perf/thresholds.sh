@@ -20,8 +20,8 @@ check)
     # The plugin turns the tool's exit codes (2 regression, 4 improvement only) into one failure, so the verdict
     # is read from what the tool printed. A benchmark worse than its threshold is run again, up to twice, and
     # only one that stays worse is a regression: on this shared machine another tenant can slow one vCPU for
-    # seconds (the same regex benchmark took 52 ms pinned to one vCPU and 90 ms on the other), which inflates
-    # every sample of a run, while a real regression shows in every run.
+    # seconds (the query of PCRE2_regexFormat_sumBytes took 52 ms of CPU pinned to one vCPU and 90 ms on the
+    # other, same binary, same minute), which inflates every sample of a run; a real regression shows in every run.
     log=$(mktemp)
     trap 'rm -f "$log"' EXIT
     status=0

@@ -399,4 +399,65 @@ extension TransportTests {
         XCTAssertEqual(counts.firstFailure, RejectTally.Location(path: plain, line: 3))
         XCTAssertEqual(counts.failureMessage, "match limit exceeded")
     }
+
+    /// An input cut short delivers every line decoded before the fault, then throws its error, and the next
+    /// input is still read: for a small gzip file the whole of it is decoded by one read.
+    func testStoredLinesDeliverTheLinesBeforeAFault() async throws {
+        let text = Fixture.log(size: 30_000, seed: 8)
+        let dir = Fixture.directory()
+        let packed = Fixture.gzip(text)
+        let cut = Fixture.write(Array(packed[..<(packed.count * 4 / 5)]), to: dir + "/cut.gz")
+        let plain = Fixture.write(Array("last line\n".utf8), to: dir + "/plain")
+        let engine = try Fixture.run(Query(operation: .count(by: nil)), [cut]).report.inputs[0]
+        XCTAssertEqual(engine.error?.code, .truncatedGzip)
+        let decodedLines = engine.lines
+        XCTAssertGreaterThan(decodedLines, 10)
+        let expected = text.split(separator: 10, omittingEmptySubsequences: false).prefix(decodedLines).map(Array.init)
+        var iterator = StoredLines([.file(cut), .file(plain)]).makeAsyncIterator()
+        var lines = [[UInt8]]()
+        var thrown: SluiceError?
+        while true {
+            do {
+                guard let line = try await iterator.next() else { break }
+                lines.append(line.bytes)
+            } catch {
+                XCTAssertNil(thrown)
+                thrown = error as? SluiceError
+            }
+        }
+        XCTAssertEqual(thrown?.code, .truncatedGzip)
+        XCTAssertEqual(thrown?.path, cut)
+        XCTAssertEqual(lines.count, decodedLines + 1)
+        XCTAssertTrue(Array(lines.prefix(decodedLines)) == expected, "the lines before the fault differ")
+        XCTAssertEqual(lines.last, Array("last line".utf8))
+    }
+
+    /// Lines longer than the limit come in pieces of the limit, the last with the rest, the same whether the bytes
+    /// arrive at once or a few at a time; a line of exactly the limit is one line, also when its `\n` comes later.
+    func testTCPLinesAreCutTheSameWayHoweverTheyArrive() async throws {
+        let text = "12345678\n1234567890123\nabc\n1234\n\n12345678901234567890\nend"
+        let expected = ["12345678", "12345678", "90123", "abc", "1234", "", "12345678", "90123456", "7890", "end"]
+        for pieceSize in [1, 3, 8, 9, text.utf8.count] {
+            let listener = try TCPListener(listeningOn: TransportTests.loopback)
+            let server = Task { () -> [String] in
+                var lines = [String]()
+                for try await connection in listener {
+                    for try await line in connection.lines(maxLineLength: 8) { lines.append(String(decoding: line, as: UTF8.self)) }
+                    connection.close()
+                    break
+                }
+                return lines
+            }
+            let client = try await TCPConnection.connect(to: listener.address)
+            let bytes = Array(text.utf8)
+            for start in Swift.stride(from: 0, to: bytes.count, by: pieceSize) {
+                try await client.write(Array(bytes[start..<Swift.min(bytes.count, start + pieceSize)]))
+                if pieceSize < bytes.count { try await Task.sleep(nanoseconds: 2_000_000) }
+            }
+            client.close()
+            let lines = try await server.value
+            XCTAssertEqual(lines, expected, "pieces of \(pieceSize)")
+            listener.close()
+        }
+    }
 }

@@ -14,7 +14,9 @@ import Glibc
 /// The engine never prints: ordered output goes to the `output` closure, and errors are returned in the report,
 /// one per input, after the other inputs have still been processed. Only `strict` stops a run early.
 public final class Engine {
+    /// The query as given.
     public let query: Query
+    /// The options as given, brought within their limits (see `ExecutionOptions.withinLimits()`).
     public let options: ExecutionOptions
     let plan: Plan
     private let processors: [LineProcessor]

@@ -42,11 +42,13 @@ extension Operation {
 
 /// A complete query: how lines become records, which records count, and what to compute.
 public struct Query: Sendable {
+    /// How lines become records (`.auto` by default).
     public var format: RecordFormat
     /// A PCRE2 pattern that raw lines must match before they are parsed (the tutorial's `gen_grep` stage).
     public var prefilter: String?
     /// `FIELD OP VALUE` conditions, all of which a record must satisfy.
     public var conditions: [String]
+    /// What to compute over the records that pass.
     public var operation: Operation
     /// When true, the first malformed line is an error instead of being counted.
     public var strict: Bool
@@ -54,6 +56,7 @@ public struct Query: Sendable {
     /// into its own accumulator instead of counting them (see `CustomAggregate`).
     var custom: CustomAggregate?
 
+    /// Stores the query as given; nothing is compiled or checked until an `Engine` is made from it.
     public init(format: RecordFormat = .auto, prefilter: String? = nil, conditions: [String] = [],
                 operation: Operation, strict: Bool = false) {
         self.format = format
@@ -94,6 +97,8 @@ public struct ExecutionOptions: Sendable {
     /// decompression bomb of zeros is one endless line) and the answer does not depend on how the input was cut.
     public var maxLineLength: Int = 64 << 20
 
+    /// The given settings, brought within their limits (`threads` nil: the number of active cores). `maxLineLength`
+    /// keeps its default of 64 MiB.
     public init(threads: Int? = nil, chunkSize: Int = 1 << 20, windowSize: Int = 32 << 20,
                 smallFileLimit: Int = 1 << 20, parallelBzip2: Bool = true, gzipDecoder: GzipDecoderKind = .isal) {
         self.threads = threads ?? System.activeCores

@@ -14,18 +14,23 @@ public enum Answer: Sendable, Equatable {
 
     /// One value and its count.
     public struct Entry: Sendable, Equatable {
+        /// The value's bytes, as they appear in the field.
         public var value: [UInt8]
+        /// The number of selected records with that value.
         public var count: Int64
     }
 }
 
 /// Per-input figures, in input order.
 public struct InputTally: Sendable, Equatable {
+    /// The input's name in messages: its path, or `-` for standard input.
     public var path: String
     /// Lines read (a final line without `\n` counts).
     public var lines: Int = 0
     /// Records (for grep: lines) that passed every filter.
     public var selected: Int64 = 0
+    /// Lines counted as malformed: not records of the format, longer than `maxLineLength`, or records whose
+    /// `sum` field is not an integer (or that a custom reduction rejects).
     public var malformed: Int = 0
     /// The first error met in this input; the figures above cover what was read before it.
     public var error: SluiceError?
@@ -33,7 +38,9 @@ public struct InputTally: Sendable, Equatable {
 
 /// Everything a run produced besides the streamed output.
 public struct RunReport: Sendable {
+    /// The merged answer; `.streamed` for grep and select, whose counts are in `inputs`.
     public var answer: Answer
+    /// One tally per input, in the order the inputs were given.
     public var inputs: [InputTally]
     /// Lines that were not records of the format, over all inputs.
     public var malformed: Int

@@ -5,6 +5,7 @@
 public final class GeneratedSite: @unchecked Sendable {
     /// The host and path populations it was built for.
     public let hosts: Int
+    /// The path population it was built for (`options.paths`).
     public let paths: Int
     let hostKey: UInt32
     let hostRanks: ZipfTable

@@ -64,6 +64,7 @@ public final class AsyncQueue<Element: Sendable>: AsyncSequence, Sendable {
     public let policy: OverflowPolicy
     private let state = Mutex(State())
 
+    /// An open, empty queue. Traps when `capacity` is negative, or 0 under `.dropOldest`.
     public init(capacity: Int, whenFull policy: OverflowPolicy = .suspend) {
         precondition(capacity >= 0 && (capacity > 0 || policy == .suspend), "AsyncQueue capacity must be ≥ 1 to drop")
         self.capacity = capacity
@@ -270,11 +271,14 @@ public final class AsyncQueue<Element: Sendable>: AsyncSequence, Sendable {
         for receiver in receivers { receiver.continuation.resume(returning: .success(nil)) }
     }
 
+    /// Takes elements with the queue's `next()`; iterators share the queue, so each element goes to one of them.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let queue: AsyncQueue
+        /// The next element; nil at the end of the queue or on task cancellation. Throws the `finish` error once.
         public mutating func next() async throws -> Element? { try await queue.next() }
     }
 
+    /// An iterator over this queue; any number may consume at once, each element going to one of them.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(queue: self) }
 }
 

@@ -78,9 +78,12 @@ public struct Multiplexed<Element: Sendable>: AsyncSequence, Sendable {
         deinit { stop() }
     }
 
+    /// Owns one run of the sources, started by its first `next()` and cancelled when the iterator goes away.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let driver: Driver
 
+        /// The next element of any source (the first call starts the sources); nil once every source has ended or
+        /// the task is cancelled. Throws a source's error after the buffered elements. Either way the sources stop.
         public mutating func next() async throws -> Element? {
             driver.startIfNeeded()
             do {
@@ -96,6 +99,7 @@ public struct Multiplexed<Element: Sendable>: AsyncSequence, Sendable {
         }
     }
 
+    /// A new iterator with its own run of the sources, each of which is iterated anew.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(driver: Driver(pumps: pumps, bufferSize: bufferSize))
     }
@@ -126,6 +130,7 @@ public final class Broadcast<Element: Sendable>: Sendable {
     private let source: @Sendable () -> AsyncThrowingStreamIterator<Element>
     private let subscriptions = Mutex<[Subscription]>([])
 
+    /// A hub over `source`, which is iterated only by `run()`, with a new iterator on each call.
     public init<Source: AsyncSequence & Sendable>(_ source: Source) where Source.Element == Element {
         self.source = { AsyncThrowingStreamIterator(source.makeAsyncIterator()) }
     }
@@ -185,6 +190,8 @@ public final class Broadcast<Element: Sendable>: Sendable {
         /// leaves the broadcast.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let lifetime: Lifetime
+            /// The next element; nil once the source has ended, the subscription was cancelled or the task is
+            /// cancelled (which also leaves the broadcast). Throws the source's error after the buffered elements.
             public mutating func next() async throws -> Element? {
                 let subscription = lifetime.subscription
                 let element = try await subscription.queue.next()
@@ -200,6 +207,7 @@ public final class Broadcast<Element: Sendable>: Sendable {
             deinit { subscription.cancel() }
         }
 
+        /// An iterator over this subscription; when its last copy goes away, the subscription is cancelled.
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(lifetime: Lifetime(self)) }
     }
 }

@@ -24,6 +24,7 @@ public struct FollowOptions: Sendable {
     /// Called, on the iterating task, for each notice (rotation, truncation, missing files...).
     public var onNotice: (@Sendable (FollowNotice) -> Void)?
 
+    /// Options with the given `fromStart` and `shutdown`, and every other setting at its default.
     public init(fromStart: Bool = false, shutdown: ShutdownToken? = nil) {
         self.fromStart = fromStart
         self.shutdown = shutdown
@@ -40,6 +41,7 @@ public struct FollowedLine: Sendable, Equatable {
     /// `Follow` (which may start anywhere in a file) none.
     public let line: Int?
 
+    /// A line of `path` with `bytes` (without the `\n`) and its 1-based number, when known.
     public init(path: String, bytes: [UInt8], line: Int? = nil) {
         self.path = path
         self.bytes = bytes
@@ -70,8 +72,10 @@ public struct FollowedLine: Sendable, Equatable {
 public struct Follow: AsyncSequence, Sendable {
     /// The followed paths, in the order files with news at once are read.
     public let paths: [String]
+    /// How the paths are watched and read, and the token that ends the sequence.
     public let options: FollowOptions
 
+    /// Follows `paths`; nothing is opened until an iterator is made.
     public init(_ paths: [String], options: FollowOptions = FollowOptions()) {
         self.paths = paths
         self.options = options
@@ -81,20 +85,28 @@ public struct Follow: AsyncSequence, Sendable {
     /// and flush once.
     public var batches: Batches { Batches(follow: self) }
 
+    /// The lines of a `Follow` in the groups read by one check; see `batches`.
     public struct Batches: AsyncSequence, Sendable {
         let follow: Follow
+        /// Reads the paths through its own `Follower`, closed when the sequence ends or the iterator goes away.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let follower: Follower
+            /// The lines of the next check that finds any (never empty); nil once the task is cancelled or
+            /// `options.shutdown` is triggered.
             public mutating func next() async -> [FollowedLine]? { await follower.nextBatch() }
         }
+        /// Opens every path and starts watching it now, so lines written after this call are seen.
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(follower: Follower(follow.paths, follow.options)) }
     }
 
+    /// Reads the paths through its own `Follower` and hands over each group's lines one at a time.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let follower: Follower
         var batch = [FollowedLine]()
         var index = 0
 
+        /// The next appended line; nil once the task is cancelled or `options.shutdown` is triggered and the
+        /// lines already read have been returned.
         public mutating func next() async -> FollowedLine? {
             if index == batch.count {
                 guard let next = await follower.nextBatch() else { return nil }
@@ -106,6 +118,7 @@ public struct Follow: AsyncSequence, Sendable {
         }
     }
 
+    /// Opens every path and starts watching it now, so lines written after this call are seen.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(follower: Follower(paths, options)) }
 }
 

@@ -10,6 +10,7 @@ public struct RecordSchema: Sendable, Equatable {
     /// Whether each field of `names` is an integer field (rendered as a JSON number).
     public var numeric: [Bool]
 
+    /// A schema with `names`; `numeric` is padded with false up to the length of `names`.
     public init(names: [String], numeric: [Bool]) {
         self.names = names
         self.numeric = numeric + [Bool](repeating: false, count: Swift.max(0, names.count - numeric.count))
@@ -44,6 +45,7 @@ public struct LogRecord: Sendable, Equatable {
     /// Field `i` is `line[fields[i]]`. Empty for a line that was not parsed.
     public var fields: [Range<Int>]
 
+    /// A record of `line` with the given field ranges (none for a line that was not parsed); nothing is checked.
     public init(line: [UInt8], fields: [Range<Int>] = []) {
         self.line = line
         self.fields = fields

@@ -6,7 +6,9 @@ import Glibc
 
 /// Readiness a task can wait for on a descriptor.
 public struct IOEvents: OptionSet, Sendable, Hashable {
+    /// The event bits: 1 for `read`, 2 for `write`.
     public let rawValue: UInt32
+    /// The events whose bits are set in `rawValue`.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// Data (or a connection, or end of file, or an error) can be read without blocking.
     public static let read = IOEvents(rawValue: 1)

@@ -15,9 +15,12 @@ public final class RejectTally: Sendable {
     /// A place in the input: the path, and the 1-based line number when the source knows it (`StoredLines`
     /// does; `Follow`, which starts anywhere in a file, does not).
     public struct Location: Sendable, Equatable, CustomStringConvertible {
+        /// The path the line came from, as given to the source.
         public let path: String
+        /// The line's 1-based number in its input, or nil when the source does not number its lines.
         public let line: Int?
 
+        /// The place `path`, at 1-based `line` when known.
         public init(path: String, line: Int?) {
             self.path = path
             self.line = line
@@ -31,9 +34,11 @@ public final class RejectTally: Sendable {
     public struct Counts: Sendable, Equatable {
         /// Lines that were not records of the format.
         public var malformed = 0
+        /// Where the first malformed line was; nil while there is none.
         public var firstMalformed: Location?
         /// Lines a pattern gave up on.
         public var failures = 0
+        /// Where the first line a pattern gave up on was; nil while there is none.
         public var firstFailure: Location?
         /// PCRE2's message for the first failure.
         public var failureMessage: String?
@@ -41,6 +46,7 @@ public final class RejectTally: Sendable {
 
     private let state = Mutex(Counts())
 
+    /// A tally with every count at zero.
     public init() {}
 
     /// Counts `rejection` of `line`; returns true when it is the first of its kind.
@@ -64,5 +70,6 @@ public final class RejectTally: Sendable {
         }
     }
 
+    /// A copy of the counts so far, taken under the lock, so any task may read it.
     public var counts: Counts { state.withLock { $0 } }
 }

@@ -19,6 +19,7 @@ public final class ShutdownToken: Sendable {
 
     private let state = Mutex(State())
 
+    /// A token that has not been triggered.
     public init() {}
 
     /// True once `trigger()` has been called.
@@ -63,6 +64,7 @@ public final class ShutdownToken: Sendable {
 /// `storingLast(in:)`, and after the loop ends (or from another task, while it runs) read `box.value`.
 public final class LastValue<Element: Sendable>: Sendable {
     private let storage = Mutex<Element?>(nil)
+    /// A box that holds no element yet.
     public init() {}
     /// The last element delivered so far, or nil before the first.
     public var value: Element? { storage.withLock { $0 } }
@@ -72,13 +74,17 @@ public final class LastValue<Element: Sendable>: Sendable {
 /// A sequence that passes its base's elements through unchanged and stores each in a `LastValue` as it is
 /// delivered. Ends, throws and stops on cancellation exactly when its base does.
 public struct StoreLastSequence<Base: AsyncSequence>: AsyncSequence where Base.Element: Sendable {
+    /// The base's element type: elements pass through unchanged.
     public typealias Element = Base.Element
     let base: Base
     let box: LastValue<Base.Element>
 
+    /// Wraps an iterator of the base and stores each element it returns in the box.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let box: LastValue<Base.Element>
+        /// The base's next element, stored in the box before it is returned; nil or throws when the base does,
+        /// leaving the box as it was.
         public mutating func next() async throws -> Base.Element? {
             guard let element = try await base.next() else { return nil }
             box.store(element)
@@ -86,6 +92,7 @@ public struct StoreLastSequence<Base: AsyncSequence>: AsyncSequence where Base.E
         }
     }
 
+    /// An iterator over a new iterator of the base, storing into this sequence's box.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), box: box) }
 }
 

@@ -19,6 +19,8 @@ public struct StoredLines: AsyncSequence, Sendable {
     /// Called (on the reading task) for each line skipped as too long.
     public let onNotice: (@Sendable (FollowNotice) -> Void)?
 
+    /// The lines of `inputs`, skipping lines longer than `maxLineLength` bytes (default 1 MiB). Nothing is opened
+    /// until iteration reaches an input.
     public init(_ inputs: [InputSpec], maxLineLength: Int = 1 << 20,
                 onNotice: (@Sendable (FollowNotice) -> Void)? = nil) {
         self.inputs = inputs
@@ -26,11 +28,14 @@ public struct StoredLines: AsyncSequence, Sendable {
         self.onNotice = onNotice
     }
 
+    /// Reads the inputs through its own reader, opening each once the one before has ended.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let reader: StoredLineReader
         var batch = [FollowedLine]()
         var index = 0
 
+        /// The next line, or nil after the last input or once the task is cancelled. Throws the `SluiceError` of an
+        /// input that cannot be opened or decoded; a later call goes on with the next input.
         public mutating func next() async throws -> FollowedLine? {
             while index == batch.count {
                 guard let next = try await reader.nextBatch() else { return nil }
@@ -42,6 +47,7 @@ public struct StoredLines: AsyncSequence, Sendable {
         }
     }
 
+    /// A new iterator that reads every input from its start; the first input is opened by its first `next()`.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(reader: StoredLineReader(inputs, maxLineLength: maxLineLength, onNotice: onNotice))
     }
@@ -49,12 +55,17 @@ public struct StoredLines: AsyncSequence, Sendable {
     /// The same lines, in the groups decoded together (about 64 KiB of input each).
     public var batches: Batches { Batches(lines: self) }
 
+    /// The lines of a `StoredLines` in the groups decoded together; see `batches`.
     public struct Batches: AsyncSequence, Sendable {
         let lines: StoredLines
+        /// Reads the inputs through its own reader, one decoded block per group.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let reader: StoredLineReader
+            /// The lines of the next decoded block that has any (never empty); nil after the last input or once
+            /// the task is cancelled. Throws the `SluiceError` of an input that cannot be opened or decoded.
             public mutating func next() async throws -> [FollowedLine]? { try await reader.nextBatch() }
         }
+        /// A new iterator that reads every input from its start; the first input is opened by its first `next()`.
         public func makeAsyncIterator() -> AsyncIterator {
             AsyncIterator(reader: StoredLineReader(lines.inputs, maxLineLength: lines.maxLineLength,
                                                    onNotice: lines.onNotice))
@@ -75,6 +86,8 @@ final class StoredLineReader: @unchecked Sendable {
     private var discarding = false
     /// Lines of the current input completed so far.
     private var lineNumber = 0
+    /// The fault that ended an input, held back while the lines decoded before it are delivered.
+    private var pendingFailure: SluiceError?
     private let onNotice: (@Sendable (FollowNotice) -> Void)?
 
     init(_ inputs: [InputSpec], maxLineLength: Int, onNotice: (@Sendable (FollowNotice) -> Void)?) {
@@ -85,9 +98,14 @@ final class StoredLineReader: @unchecked Sendable {
 
     deinit { closeInput() }
 
-    /// The lines of the next decoded block that has any; nil after the last input.
+    /// The lines of the next decoded block that has any; nil after the last input. An input's fault is thrown
+    /// by the call after the one that returned the last lines decoded before it.
     func nextBatch() async throws -> [FollowedLine]? {
         while true {
+            if let failure = pendingFailure {
+                pendingFailure = nil
+                throw failure
+            }
             if Task.isCancelled {
                 closeInput()
                 return nil
@@ -108,9 +126,8 @@ final class StoredLineReader: @unchecked Sendable {
                 if !carry.isEmpty && !discarding {
                     lines.append(FollowedLine(path: path, bytes: carry, line: lineNumber + 1))
                 }
-                let failure = stream!.error
+                pendingFailure = stream!.error
                 closeInput()
-                if let failure { throw failure }
             }
             if !lines.isEmpty { return lines }
         }
@@ -182,10 +199,12 @@ public struct LineRecords<Base: AsyncSequence & Sendable>: AsyncSequence, Sendab
     let filter: LineFilter
     let tally: RejectTally?
 
+    /// Reads `Base` through its own `LineEvaluator`, counting rejections in `tally` when there is one.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var lines: Base.AsyncIterator
         let evaluator: LineEvaluator
         let tally: RejectTally?
+        /// The next line of `Base` that passes the filter, as a record; nil when `Base` ends. Rethrows its errors.
         public mutating func next() async throws -> FollowedRecord? {
             while let line = try await lines.next() {
                 if let record = evaluator.record(line.bytes) { return FollowedRecord(path: line.path, record: record) }
@@ -195,6 +214,7 @@ public struct LineRecords<Base: AsyncSequence & Sendable>: AsyncSequence, Sendab
         }
     }
 
+    /// A new iterator over `Base` with a fresh `LineEvaluator`.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(lines: base.makeAsyncIterator(), evaluator: filter.makeEvaluator(), tally: tally)
     }
@@ -215,10 +235,13 @@ public struct RecordBatches<Base: AsyncSequence & Sendable>: AsyncSequence, Send
     let filter: LineFilter
     let tally: RejectTally?
 
+    /// Reads `Base` through its own `LineEvaluator`, counting rejections in `tally` when there is one.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var batches: Base.AsyncIterator
         let evaluator: LineEvaluator
         let tally: RejectTally?
+        /// The records of the next group of `Base` with any line that passes, in line order (never empty); nil
+        /// when `Base` ends. Rethrows its errors.
         public mutating func next() async throws -> [LogRecord]? {
             while let batch = try await batches.next() {
                 var records = [LogRecord]()
@@ -235,6 +258,7 @@ public struct RecordBatches<Base: AsyncSequence & Sendable>: AsyncSequence, Send
         }
     }
 
+    /// A new iterator over `Base` with a fresh `LineEvaluator`.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(batches: base.makeAsyncIterator(), evaluator: filter.makeEvaluator(), tally: tally)
     }

@@ -14,6 +14,7 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
         case protocolViolation
     }
 
+    /// The kind of error, for a caller to match on.
     public var code: Code
     /// The input the error concerns: a file path, `-` for standard input, or the offending argument.
     public var path: String
@@ -24,6 +25,7 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Byte offset in the file as stored (compressed offset for compressed inputs), when known.
     public var offset: Int?
 
+    /// An error about `path` with `message` (without the path), and the 1-based `line` or byte `offset` when known.
     public init(_ code: Code, path: String, _ message: String, line: Int? = nil, offset: Int? = nil) {
         self.code = code
         self.path = path

@@ -18,6 +18,7 @@ public struct ReceiverOptions: Sendable {
     /// Ends the sequence (and every connection) when triggered.
     public var shutdown: ShutdownToken?
 
+    /// Options with the given `shutdown`, and every other setting at its default.
     public init(shutdown: ShutdownToken? = nil) { self.shutdown = shutdown }
 }
 
@@ -27,6 +28,7 @@ public struct ConnectionInfo: Sendable, Hashable, CustomStringConvertible {
     public let id: Int
     /// The sender's address.
     public let peer: String
+    /// `peer (connection id)`, as messages name the connection.
     public var description: String { "\(peer) (connection \(id))" }
 }
 
@@ -65,6 +67,7 @@ public enum ReceiveEvent: Sendable {
 /// is cancelled, the loop is left (the iterator is dropped) or `options.shutdown` is triggered. It throws only
 /// when accepting fails for good.
 public final class RecordReceiver: AsyncSequence, Sendable {
+    /// One event of any connection; events of one connection come in the order they happened.
     public typealias Element = ReceiveEvent
     /// The address the receiver listens on (with the chosen port when asked for port 0).
     public let address: SocketAddress
@@ -87,6 +90,8 @@ public final class RecordReceiver: AsyncSequence, Sendable {
         var core: ReceiverCore { lifetime.core }
         var unacknowledged: RecordBatch?
 
+        /// Acknowledges the batch last returned, then returns the next event (the first call starts serving).
+        /// Nil once the receiver stops; throws when accepting fails for good. Either way the receiver is stopped.
         public mutating func next() async throws -> ReceiveEvent? {
             core.startIfNeeded()
             if let batch = unacknowledged {
@@ -107,6 +112,7 @@ public final class RecordReceiver: AsyncSequence, Sendable {
         }
     }
 
+    /// The receiver's iterator; connections are served from its first `next()`, and dropping it stops the receiver.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(lifetime: Lifetime(core)) }
 
     /// Stops the receiver when the last copy of its iterator goes away.
@@ -120,12 +126,15 @@ public final class RecordReceiver: AsyncSequence, Sendable {
     /// once all its records were taken and the next one is asked for.
     public var records: Records { Records(receiver: self) }
 
+    /// The records of a receiver's `.batch` events, one at a time; see `records`.
     public struct Records: AsyncSequence, Sendable {
         let receiver: RecordReceiver
+        /// Reads the events through its own `RecordReceiver.AsyncIterator`; dropping it stops the receiver.
         public struct AsyncIterator: AsyncIteratorProtocol {
             var events: RecordReceiver.AsyncIterator
             var batch: RecordBatch?
             var index = 0
+            /// The next record with its connection and schema, skipping other events; nil or throws as events do.
             public mutating func next() async throws -> (connection: ConnectionInfo, schema: RecordSchema, record: LogRecord)? {
                 while true {
                     if let batch, index < batch.records.count {
@@ -141,6 +150,7 @@ public final class RecordReceiver: AsyncSequence, Sendable {
                 }
             }
         }
+        /// Makes the receiver's event iterator; connections are served from the first `next()`.
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(events: receiver.makeAsyncIterator()) }
     }
 }

@@ -31,6 +31,7 @@ public struct SenderOptions: Sendable {
     /// Called with what happens to connections (for the CLI's messages).
     public var onEvent: (@Sendable (SenderEvent) -> Void)?
 
+    /// Options with the given `retry`, and every other setting at its default.
     public init(retry: Bool = false) { self.retry = retry }
 }
 
@@ -70,9 +71,11 @@ public final class RecordSender: Sendable {
     public let address: SocketAddress
     /// The field layout announced to the receiver (in the SCHEMA frame).
     public let schema: RecordSchema
+    /// How records are framed, acknowledged and resent.
     public let options: SenderOptions
     private let counters = Mutex((sent: 0, acknowledged: 0))
 
+    /// A sender to `address`; nothing is connected until `send` is called.
     public init(to address: SocketAddress, schema: RecordSchema, options: SenderOptions = SenderOptions()) {
         self.address = address
         self.schema = schema

@@ -9,6 +9,7 @@ import Glibc
 /// ends, closing the listening socket, when `close()` is called, the consuming task is cancelled or `shutdown`
 /// is triggered; connections already handed out stay open until closed.
 public final class TCPListener: AsyncSequence, Sendable {
+    /// Each element is one accepted connection.
     public typealias Element = TCPConnection
     /// The address listened on (with the chosen port for port 0).
     public let address: SocketAddress
@@ -25,8 +26,11 @@ public final class TCPListener: AsyncSequence, Sendable {
     /// Stops listening, from any task: the sequence ends (the descriptor is released with the listener).
     public func close() { socket.cancel() }
 
+    /// Accepts on the listener's socket; iterators made from one listener share it.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let listener: TCPListener
+        /// The next accepted connection, sharing the listener's `shutdown`; nil, closing the listener, once it
+        /// was closed, the task is cancelled or `shutdown` triggered. Throws a `SluiceError` when accepting fails.
         public mutating func next() async throws -> TCPConnection? {
             guard let accepted = try await listener.socket.accept(token: listener.shutdown) else {
                 listener.close()
@@ -36,6 +40,7 @@ public final class TCPListener: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator that accepts on this listener's socket.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(listener: self) }
 }
 
@@ -83,13 +88,16 @@ public final class TCPConnection: Sendable {
     }
 
     /// The bytes received, split into lines at `\n` (without it); a last line without `\n` is delivered when the
-    /// peer closes. Lines longer than `maxLineLength` are cut there.
+    /// peer closes. A line longer than `maxLineLength` comes in pieces of `maxLineLength` bytes, the last piece
+    /// holding the rest, however its bytes arrive; so at most `maxLineLength` bytes and one read are buffered.
     public func lines(maxLineLength: Int = 1 << 20) -> Lines { Lines(connection: self, maxLineLength: maxLineLength) }
 
+    /// The lines received on a `TCPConnection`; see `lines(maxLineLength:)`.
     public struct Lines: AsyncSequence, Sendable {
         let connection: TCPConnection
         let maxLineLength: Int
 
+        /// Reads the connection in blocks of up to 64 KiB into its own buffer and splits it at `\n`.
         public struct AsyncIterator: AsyncIteratorProtocol {
             let connection: TCPConnection
             let maxLineLength: Int
@@ -97,13 +105,17 @@ public final class TCPConnection: Sendable {
             var start = 0
             var ended = false
 
+            /// The next line without its `\n`; nil once the peer has closed and every byte was returned. Throws what
+            /// `TCPConnection.read` throws.
             public mutating func next() async throws -> [UInt8]? {
                 while true {
-                    if let newline = buffer[start...].firstIndex(of: 10) {
+                    // A `\n` right after `maxLineLength` bytes still ends a line of full length, not an empty one.
+                    let window = buffer[start..<Swift.min(buffer.count, start + maxLineLength + 1)]
+                    if let newline = window.firstIndex(of: 10) {
                         defer { start = newline + 1 }
                         return Array(buffer[start..<newline])
                     }
-                    if buffer.count - start >= maxLineLength {
+                    if buffer.count - start > maxLineLength {
                         defer { start += maxLineLength }
                         return Array(buffer[start..<start + maxLineLength])
                     }
@@ -119,6 +131,7 @@ public final class TCPConnection: Sendable {
             }
         }
 
+        /// An iterator with its own buffer over the connection; a `maxLineLength` below 1 counts as 1.
         public func makeAsyncIterator() -> AsyncIterator {
             AsyncIterator(connection: connection, maxLineLength: Swift.max(1, maxLineLength))
         }
@@ -140,6 +153,7 @@ public struct Datagram: Sendable, Equatable {
 /// The socket is bound when the source is made. The sequence ends, closing the socket, when `close()` is called,
 /// the consuming task is cancelled or `shutdown` is triggered.
 public final class UDPMessages: AsyncSequence, Sendable {
+    /// Each element is one received datagram and its sender.
     public typealias Element = Datagram
     /// The address bound (with the chosen port for port 0).
     public let address: SocketAddress
@@ -159,9 +173,12 @@ public final class UDPMessages: AsyncSequence, Sendable {
     /// Stops receiving, from any task: the sequence ends (the descriptor is released with the source).
     public func close() { socket.cancel() }
 
+    /// Receives on the source's socket; iterators made from one source share it.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let source: UDPMessages
 
+        /// The next datagram, cut to `maximumSize` bytes; nil, closing the socket, once it was closed, the task is
+        /// cancelled or `shutdown` triggered. Throws a `SluiceError` when receiving fails.
         public mutating func next() async throws -> Datagram? {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: source.maximumSize, alignment: 8)
             defer { buffer.deallocate() }
@@ -173,6 +190,9 @@ public final class UDPMessages: AsyncSequence, Sendable {
                         recvfrom(source.socket.fd, buffer.baseAddress, buffer.count, 0, $0, &length)
                     }
                 }
+                // Once `close()` has shut the socket down, a read returns 0 bytes: that is the end, not an empty
+                // datagram (an empty datagram that really arrived reads as 0 bytes too, while still open).
+                if got == 0 && source.socket.isCancelled { return nil }
                 if got >= 0 {
                     let peer = withUnsafeBytes(of: &storage) { SocketAddress(storage: $0.baseAddress!, length: Int(length)) }
                     return Datagram(peer: peer.description, bytes: Array(buffer[0..<got]))
@@ -189,6 +209,7 @@ public final class UDPMessages: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator that receives on this source's socket.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: self) }
 
     /// Sends one datagram of `bytes` to `address` (the tutorial's `sendto`). Throws `.io` when it cannot be sent.

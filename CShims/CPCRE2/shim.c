@@ -53,6 +53,14 @@ int CPCRE2_jit_match(const pcre2_code_8 *code, const uint8_t *subject, size_t le
     return pcre2_jit_match_8(code, subject, length, start, 0, data, context);
 }
 
+pcre2_jit_stack_8 *CPCRE2_jit_stack_attach(pcre2_match_context_8 *context, size_t max_size) {
+    pcre2_jit_stack_8 *stack = pcre2_jit_stack_create_8(32 * 1024, max_size, NULL);
+    if (stack != NULL) pcre2_jit_stack_assign_8(context, NULL, stack);
+    return stack;
+}
+
+void CPCRE2_jit_stack_free(pcre2_jit_stack_8 *stack) { pcre2_jit_stack_free_8(stack); }
+
 int CPCRE2_error_message(int error_code, uint8_t *buffer, size_t size) {
     return pcre2_get_error_message_8(error_code, buffer, size);
 }

@@ -23,8 +23,9 @@ struct GrepCommand: ParsableCommand {
             if input.json {
                 let rows = report.inputs.map { "{\"path\":\(JSON.string($0.path)),\"count\":\($0.selected)}" }
                 Output.standard.line("{\"count\":\(report.selected),\"inputs\":[\(rows.joined(separator: ","))]}")
-            } else if report.inputs.count > 1 {
-                // As rg does: one path:count line per input with at least one match.
+            } else if input.namesInputs || report.inputs.count > 1 {
+                // As rg does: one path:count line per input with at least one match, whenever several paths or a
+                // directory were given (even if only one file was read).
                 for tally in report.inputs where tally.selected > 0 { Output.standard.line("\(tally.path):\(tally.selected)") }
             } else {
                 Output.standard.line("\(report.selected)")

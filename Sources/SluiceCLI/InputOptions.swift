@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Sluice
 
 /// Options every query subcommand shares: what to read and how to turn lines into records.
@@ -38,6 +41,14 @@ struct InputOptions: ParsableArguments {
 
     @Flag(help: "Print the answer as JSON.")
     var json = false
+
+    /// Whether per-input output names its inputs, as rg decides: more than one path, or a directory, was given.
+    var namesInputs: Bool {
+        paths.count > 1 || paths.contains { path in
+            var info = stat()
+            return path != "-" && PathBytes.withCString(path) { stat($0, &info) } == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        }
+    }
 
     /// The execution options these flags ask for; throws `.invalidArgument` naming the flag for a value out of
     /// range, rather than letting the engine bring it within its limits silently.

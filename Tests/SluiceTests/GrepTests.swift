@@ -13,6 +13,8 @@ final class GrepTests: XCTestCase {
         #"\A1"#, #"\z"#, #"b\Z"#, #"a(?=\nb)|ab"#, #"b\n\Ka|a b"#, "x(*COMMIT)y|ab", "(?-m)b$", "(?<=[\n])a|é",
         // NUL bytes, as a crash leaves in a preallocated log: still text, as with `rg -a` (no "binary file").
         #"\x00+ GET"#, #"^\x00*$"#,
+        // Empty matches at the end of the input's last line, which has no newline.
+        "$", "x*$", "B$|q",
     ]
 
     func testLiteralPrefixExtraction() {
@@ -107,5 +109,21 @@ extension GrepTests {
         for options in Fixture.schedules {
             XCTAssertEqual(try Fixture.run(query, [path], options: options).output, expected)
         }
+    }
+}
+
+extension GrepTests {
+    /// A lookaround repeated over a long line needs more than PCRE2's 32 KiB of JIT stack: the stack grows (rg -P
+    /// finds such lines too) up to its limit, past which the line is an error naming it, never a silent non-match.
+    func testJITStackGrowsUpToItsLimit() {
+        let dir = Fixture.directory()
+        let long = Fixture.write(Array(("x\n" + String(repeating: "a", count: 20_000) + "\nGET\n").utf8), to: dir + "/long")
+        let result = sluice(["grep", "-c", "^(?:(?!GET).)*$", long])
+        XCTAssertEqual(result.stdout, "2\n", result.stderr)
+        XCTAssertEqual(result.status, 0)
+        let huge = Fixture.write(Array(("x\n" + String(repeating: "a", count: 3_000_000) + "\n").utf8), to: dir + "/huge")
+        let failed = sluice(["grep", "-c", "^(?:(?!GET).)*$", huge])
+        XCTAssertEqual(failed.stderr, "\(huge):2: regex gave up: JIT stack limit reached\n")
+        XCTAssertEqual(failed.status, 2)
     }
 }

@@ -39,6 +39,12 @@ int CPCRE2_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length
 int CPCRE2_jit_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length, size_t start,
                      pcre2_match_data_8 *data, pcre2_match_context_8 *context);
 
+/// Gives `context` a JIT stack that may grow to `max_size` bytes (PCRE2's own is 32 KiB, too small for some
+/// patterns on long lines); returns the stack, to be freed with `CPCRE2_jit_stack_free` after the context, or NULL
+/// when it cannot be allocated (the context keeps its stack then).
+pcre2_jit_stack_8 *CPCRE2_jit_stack_attach(pcre2_match_context_8 *context, size_t max_size);
+void CPCRE2_jit_stack_free(pcre2_jit_stack_8 *stack);
+
 /// Writes PCRE2's message for `error_code` into buffer; returns its length or a negative value.
 int CPCRE2_error_message(int error_code, uint8_t *buffer, size_t size);
 

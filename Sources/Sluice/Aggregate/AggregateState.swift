@@ -51,44 +51,68 @@ final class AggregateState {
 }
 
 /// The greatest (or least) value seen, with its companion field. Integers compare as numbers and sort before
-/// non-integers, which compare bytewise; ties on value go to the greater (max) or lesser (min) companion.
+/// non-integers, which compare bytewise; ties on value go to the greater (max) or lesser (min) companion, compared
+/// the same way (so `max request --with bytes` prefers 10 to 9, as Python's `max((request, bytes))` does).
 final class Extreme {
     let isMax: Bool
     private(set) var hasValue = false
     private(set) var isInteger = false
     private(set) var integer: Int64 = 0
+    private(set) var withIsInteger = false
+    private(set) var withInteger: Int64 = 0
     let value = ByteBuffer(capacity: 64)
     let with = ByteBuffer(capacity: 64)
 
     init(isMax: Bool) { self.isMax = isMax }
 
-    /// Offers a candidate; copies it only when it wins.
+    /// Offers a candidate: its value `base[start..<end]` (an integer when `candidate` is not nil) and its companion
+    /// `withBase[withStart..<withEnd]` (an integer when `withCandidate` is not nil); copies it only when it wins.
     @inline(__always)
     func offer(integer candidate: Int64?, _ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
-               with withBase: UnsafePointer<UInt8>, _ withStart: Int, _ withEnd: Int) {
+               with withCandidate: Int64?, _ withBase: UnsafePointer<UInt8>, _ withStart: Int, _ withEnd: Int) {
         if hasValue {
-            var order: Int
-            if let candidate {
-                order = isInteger ? (candidate < integer ? -1 : (candidate > integer ? 1 : 0)) : -1
-            } else {
-                order = isInteger ? 1 : Extreme.compare(base + start, end - start, value.base, value.count)
+            var order = Extreme.order(candidate, base + start, end - start, isInteger ? integer : nil, value)
+            if order == 0 {
+                order = Extreme.order(withCandidate, withBase + withStart, withEnd - withStart,
+                                      withIsInteger ? withInteger : nil, with)
             }
-            if order == 0 { order = Extreme.compare(withBase + withStart, withEnd - withStart, with.base, with.count) }
             if isMax ? order <= 0 : order >= 0 { return }
         }
         hasValue = true
         isInteger = candidate != nil
         integer = candidate ?? 0
+        withIsInteger = withCandidate != nil
+        withInteger = withCandidate ?? 0
         value.removeAll()
         value.append(base + start, end - start)
         with.removeAll()
         with.append(withBase + withStart, withEnd - withStart)
     }
 
+    /// The kept value as printed: an integer as the number it was read as (bytes `-` is 0, as the tutorial's
+    /// int() gives it), anything else as its bytes.
+    var printedValue: [UInt8] { isInteger ? Array(String(integer).utf8) : value.array }
+
+    /// The kept companion as printed, the same way.
+    var printedWith: [UInt8] { withIsInteger ? Array(String(withInteger).utf8) : with.array }
+
     func merge(_ other: Extreme) {
         guard other.hasValue else { return }
         offer(integer: other.isInteger ? other.integer : nil, other.value.base, 0, other.value.count,
-              with: other.with.base, 0, other.with.count)
+              with: other.withIsInteger ? other.withInteger : nil, other.with.base, 0, other.with.count)
+    }
+
+    /// The order of a candidate (`number`, or the bytes `a[0..<count]`) against a kept one (`keptNumber`, or the
+    /// bytes of `kept`): numbers as numbers, before any non-number; non-numbers bytewise.
+    @inline(__always)
+    private static func order(_ number: Int64?, _ a: UnsafePointer<UInt8>, _ count: Int, _ keptNumber: Int64?,
+                              _ kept: ByteBuffer) -> Int {
+        switch (number, keptNumber) {
+        case let (number?, keptNumber?): return number < keptNumber ? -1 : (number > keptNumber ? 1 : 0)
+        case (.some, nil): return -1
+        case (nil, .some): return 1
+        case (nil, nil): return compare(a, count, kept.base, kept.count)
+        }
     }
 
     static func compare(_ a: UnsafePointer<UInt8>, _ aCount: Int, _ b: UnsafePointer<UInt8>, _ bCount: Int) -> Int {

@@ -79,7 +79,10 @@ final class ConditionEvaluator {
         let op: Condition.Op
         let integer: Int64?
         let fieldIsNumeric: Bool
+        /// The comparison value's bytes; the allocation holds at least one byte, so an empty value has a base.
         let value: UnsafeMutableBufferPointer<UInt8>
+        /// The comparison value's length, which may be 0 (`--where 'referer='`).
+        let valueCount: Int
         /// Index into `matchers` for `~` and `!~`, else -1.
         let matcher: Int
     }
@@ -103,7 +106,8 @@ final class ConditionEvaluator {
             }
             (tests.baseAddress! + index).initialize(to: Test(
                 field: condition.field, op: condition.op, integer: condition.integer,
-                fieldIsNumeric: condition.fieldIsNumeric, value: value, matcher: matcher))
+                fieldIsNumeric: condition.fieldIsNumeric, value: value, valueCount: condition.value.count,
+                matcher: matcher))
         }
         self.matchers = matchers
         self.accessLog = accessLog
@@ -143,7 +147,7 @@ final class ConditionEvaluator {
                                             : Bytes.parseInteger(record.base, start, end) {
             order = actual < wanted ? -1 : (actual > wanted ? 1 : 0)
         } else {
-            order = Extreme.compare(record.base + start, end - start, test.value.baseAddress!, test.value.count)
+            order = Extreme.compare(record.base + start, end - start, test.value.baseAddress!, test.valueCount)
         }
         return test.op.holds(order)
     }

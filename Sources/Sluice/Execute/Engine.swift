@@ -489,9 +489,7 @@ public final class Engine {
             return .counts(merged.table!.top(k).map { Answer.Entry(value: $0.key, count: $0.count) })
         case .extreme(_, let with, _):
             guard let best = merged.best, best.hasValue else { return .noRecords }
-            // An integer prints as the number it was read as (bytes `-` is 0), as the tutorial's int() gives it.
-            let value = best.isInteger ? Array(String(best.integer).utf8) : best.value.array
-            return .extreme(value: value, with: with == nil ? nil : best.with.array)
+            return .extreme(value: best.printedValue, with: with == nil ? nil : best.printedWith)
         }
     }
 }

@@ -215,8 +215,10 @@ final class LineProcessor {
                 searchEachLine(matcher, base, start + position, end, line, &report, body)
                 return
             }
-            // An empty match after the chunk's last newline is in no line.
-            guard case .match(let matchStart, let matchEnd) = outcome, matchStart < length else { break }
+            // An empty match after the chunk's last newline is in no line; at the end of a last line without a
+            // newline (`$` on `b` at the end of the input) it is in that line.
+            guard case .match(let matchStart, let matchEnd) = outcome,
+                  matchStart < length || subject[length - 1] != Bytes.newline else { break }
             let lineStart = Bytes.findLast(Bytes.newline, subject, from: position, end: matchStart).map { $0 + 1 } ?? position
             line += Bytes.countNewlines(subject, from: position, end: lineStart)
             let lineEnd = Bytes.find(Bytes.newline, subject, from: matchStart, end: length)
@@ -313,13 +315,14 @@ final class LineProcessor {
         case .count:
             state.total &+= 1
         case .table(let field):
-            let (start, end) = record.span(field)
-            state.table!.addSoon(base + start, end - start)
+            let key = record.text(field, accessLog: accessLog)
+            state.table!.addSoon(key.base, key.count)
         case .extreme(let field, let with, _):
             let (start, end) = record.span(field)
             let (withStart, withEnd) = with.map { record.span($0) } ?? (lineEnd, lineEnd)
             let integer = record.integer(field, accessLog: accessLog)
-            state.best!.offer(integer: integer, base, start, end, with: base, withStart, withEnd)
+            let withInteger = with.flatMap { record.integer($0, accessLog: accessLog) }
+            state.best!.offer(integer: integer, base, start, end, with: withInteger, base, withStart, withEnd)
         case .custom:
             guard state.sink!.accept(record) else {
                 report.noteMalformed(line)
@@ -332,8 +335,8 @@ final class LineProcessor {
             } else if let output = report.output {
                 for (index, field) in selectFields.enumerated() {
                     if index > 0 { output.append(32) }
-                    let (start, end) = record.span(field)
-                    output.append(base + start, end - start)
+                    let text = record.text(field, accessLog: accessLog)
+                    output.append(text.base, text.count)
                 }
                 output.append(Bytes.newline)
             }

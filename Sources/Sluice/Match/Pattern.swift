@@ -79,6 +79,11 @@ final class Matcher {
     private let context: OpaquePointer
     /// Whether the pattern was JIT-compiled: then searches take PCRE2's JIT fast path.
     private let jit: Bool
+    /// The larger JIT stack, made when a search first runs out of PCRE2's default 32 KiB (a lookaround repeated
+    /// over a line of some kilobytes can), so that only such patterns pay for it.
+    private var jitStack: OpaquePointer?
+    /// How far that stack may grow; beyond it the search fails with PCRE2's "JIT stack limit reached".
+    static let jitStackLimit = 8 << 20
 
     init(_ pattern: Pattern) {
         self.pattern = pattern
@@ -90,6 +95,7 @@ final class Matcher {
     deinit {
         CPCRE2_match_data_free(data)
         CPCRE2_match_context_free(context)
+        if let jitStack { CPCRE2_jit_stack_free(jitStack) }
     }
 
     /// The capture offsets of the last successful search (pairs of start/end, relative to that subject).
@@ -98,8 +104,13 @@ final class Matcher {
     /// Searches `subject[0..<length]` for the leftmost match at or after `from`.
     @inline(__always)
     func search(_ subject: UnsafePointer<UInt8>, length: Int, from: Int = 0) -> MatchOutcome {
-        let rc = jit ? CPCRE2_jit_match(pattern.code, subject, length, from, data, context)
+        var rc = jit ? CPCRE2_jit_match(pattern.code, subject, length, from, data, context)
             : CPCRE2_match(pattern.code, subject, length, from, 0, data, context)
+        if rc == PCRE2_ERROR_JIT_STACKLIMIT && jitStack == nil,
+           let stack = CPCRE2_jit_stack_attach(context, Matcher.jitStackLimit) {
+            jitStack = stack
+            rc = CPCRE2_jit_match(pattern.code, subject, length, from, data, context)
+        }
         if rc > 0 || rc == 0 {
             let vector = CPCRE2_ovector(data)!
             return .match(start: vector[0], end: vector[1])

@@ -67,7 +67,7 @@ extension Records {
         }
         let best = try sequential(.extreme(field.ref, with: companion?.ref, isMax: isMax)).best!
         guard best.hasValue else { return nil }
-        return (ByteString(bytes: best.value.array), companion == nil ? nil : ByteString(bytes: best.with.array))
+        return (ByteString(bytes: best.printedValue), companion == nil ? nil : ByteString(bytes: best.printedWith))
     }
 
     /// A general reduction over a mergeable state. Each worker starts from `initial` and folds its share of
@@ -119,13 +119,13 @@ extension Records {
             case .count:
                 state.total &+= 1
             case .table(let field):
-                let (start, end) = record.span(field)
-                state.table!.add(record.base + start, end - start)
+                let key = record.text(field, accessLog: true)
+                state.table!.add(key.base, key.count)
             case .extreme(let field, let with, _):
                 let (start, end) = record.span(field)
                 let (withStart, withEnd) = with.map { record.span($0) } ?? (record.lineEnd, record.lineEnd)
                 state.best!.offer(integer: record.integer(field, accessLog: true), record.base, start, end,
-                                  with: record.base, withStart, withEnd)
+                                  with: with.flatMap { record.integer($0, accessLog: true) }, record.base, withStart, withEnd)
             default:
                 break
             }

@@ -78,15 +78,17 @@ enum Bytes {
 
     private static func parseLongInteger(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
                                          _ negative: Bool) -> Int64? {
+        // A negative number is accumulated below zero, so that Int64.min, whose magnitude is no Int64, fits.
         var value: Int64 = 0
         for index in start..<end {
             let digit = base[index] &- 48
             if digit > 9 { return nil }
             let (times, o1) = value.multipliedReportingOverflow(by: 10)
-            let (plus, o2) = times.addingReportingOverflow(Int64(digit))
+            let (next, o2) = negative ? times.subtractingReportingOverflow(Int64(digit))
+                                      : times.addingReportingOverflow(Int64(digit))
             if o1 || o2 { return nil }
-            value = plus
+            value = next
         }
-        return negative ? -value : value
+        return value
     }
 }

@@ -163,11 +163,14 @@ enum LiveRuntime {
     }
 }
 
-/// SIGINT and SIGTERM trigger a shutdown token, so live commands stop cleanly with their output flushed; a second
-/// signal exits at once (status 130).
+/// SIGINT and SIGTERM trigger a shutdown token, so live commands stop cleanly with their output flushed; another
+/// signal at least `repeatGap` later exits at once (status 130). One sooner is taken for the same signal delivered
+/// twice, as `timeout` does when it is itself terminated (to the child and to its process group).
 enum SignalTrap {
     nonisolated(unsafe) private static var sources = [DispatchSourceSignal]()
-    private static let received = Atomic<Int>(0)
+    /// When the first signal was handled (monotonic ns), 0 before.
+    private static let first = Atomic<UInt64>(0)
+    static let repeatGap: UInt64 = 250_000_000
 
     static func install(_ token: ShutdownToken) { install { token.trigger() } }
 
@@ -178,7 +181,14 @@ enum SignalTrap {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                if received.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                let nanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+                let (exchanged, earlier) = first.compareExchange(expected: 0, desired: nanoseconds, ordering: .relaxed)
+                if !exchanged {
+                    if nanoseconds &- earlier >= repeatGap { _exit(130) }
+                    return
+                }
                 action()
             }
             source.resume()

@@ -12,11 +12,11 @@ struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Write a live access log at a steady rate, optionally rotating it.",
         discussion: """
-            Appends synthetic lines (the same content as `sluice gen` for the seed) to OUT at --rate lines per \
-            second, each line written whole with its newline. With --rotate-every SIZE, once OUT holds at least \
-            SIZE bytes it is rotated: renamed to OUT.1 (older copies shift to OUT.2 ... up to --keep) and a new \
-            OUT is created; with --copytruncate it is copied to OUT.1 and truncated in place instead. Stops after \
-            --duration seconds, after --lines lines, or on SIGINT/SIGTERM.
+            Appends synthetic lines (what `sluice gen --hosts 2000 --paths 500` writes for the seed) to OUT at \
+            --rate lines per second, each line written whole with its newline. With --rotate-every SIZE, once OUT \
+            holds at least SIZE bytes it is rotated: renamed to OUT.1 (older copies shift to OUT.2 ... up to \
+            --keep) and a new OUT is created; with --copytruncate it is copied to OUT.1 and truncated in place \
+            instead. Stops after --duration seconds, after --lines lines, or on SIGINT/SIGTERM.
             """)
 
     @Argument(help: "The log file to write (appended to if it exists).")

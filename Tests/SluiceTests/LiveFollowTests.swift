@@ -136,6 +136,22 @@ final class LiveFollowTests: XCTestCase {
         XCTAssertEqual(texts(lines), ["short", "a much longer first line after truncation", "second"])
     }
 
+    func testRefilledWithLinesThatEndAlikeIsStillATruncation() async {
+        // Fixed-width lines with the same message after their timestamp: the bytes just before the old position
+        // are the same after the refill, the 4 KiB before it are not (16 bytes missed it and lost lines 10-19).
+        let path = folder + "/heartbeat"
+        LiveFixture.append("", to: path)
+        let lines = follow(["heartbeat"], inotify: false) { $0.pollInterval = 400_000_000; $0.rescanInterval = 400_000_000 }
+        let line = { (index: Int) in "2024-05-01 12:00:\(index < 10 ? "0" : "")\(index) worker heartbeat ok" }
+        LiveFixture.append((0..<10).map { line($0) + "\n" }.joined(), to: path)
+        do { let ok = await lines.wait(for: 10); XCTAssertTrue(ok) }
+        XCTAssertEqual(truncate(path, 0), 0)
+        LiveFixture.append((10..<25).map { line($0) + "\n" }.joined(), to: path)
+        do { let ok = await lines.wait(for: 25); XCTAssertTrue(ok) }
+        await lines.stop()
+        XCTAssertEqual(texts(lines), (0..<25).map(line))
+    }
+
     func testDeletedFileIsFollowedAgainWhenRecreated() async {
         let path = folder + "/gone"
         LiveFixture.append("x\n", to: path)

@@ -39,14 +39,17 @@ final class TailedFile {
     var retiredAt: UInt64 = 0
     /// When data was last read from it (monotonic ns).
     var lastRead: UInt64
-    /// The last bytes read (up to 16, ending at `offset`): if they change, the file was truncated and written
-    /// again past the old position between two checks, which its size alone would not show.
+    /// The last bytes read (up to `recentLimit`, ending at `offset`): if they change, the file was truncated and
+    /// written again past the old position between two checks, which its size alone would not show. Lines that
+    /// end alike (a fixed message after a timestamp) share their last bytes, so the window spans many lines; a
+    /// file rewritten with the very same 4 KiB before the position cannot be told from one that was not.
     var recent = [UInt8]()
+    static let recentLimit = 4096
 
     /// Remembers the end of what was just read.
     func noteRead(_ bytes: UnsafeRawBufferPointer) {
-        recent.append(contentsOf: bytes.suffix(16))
-        if recent.count > 16 { recent.removeFirst(recent.count - 16) }
+        recent.append(contentsOf: bytes.suffix(TailedFile.recentLimit))
+        if recent.count > TailedFile.recentLimit { recent.removeFirst(recent.count - TailedFile.recentLimit) }
     }
 
     /// True when the bytes before `offset` are no longer the ones read there.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import Synchronization
 
 /// `sluice send HOST:PORT PATH...`: ships parsed records to `sluice receive` (the tutorial's `sendto` /
 /// `netsend`, with a safe wire format and acknowledgements instead of pickles).
@@ -92,9 +93,16 @@ struct SendCommand: ParsableCommand {
         } else {
             let (inputs, errors) = InputFinder.expand(paths, nameGlob: name)
             for error in errors { LiveMessages.line(error.description) }
-            let source = StoredLines(inputs, onNotice: { LiveMessages.print($0) }).batches.records(filter, tally: tally)
+            // A broken input is reported and the others are still sent, as the query commands do.
+            let inputFailed = Atomic<Bool>(false)
+            let source = SkippingInputErrors(
+                base: StoredLines(inputs, onNotice: { LiveMessages.print($0) }).batches.records(filter, tally: tally)
+            ) { error in
+                LiveMessages.line(error.description)
+                inputFailed.store(true, ordering: .relaxed)
+            }
             status = LiveRuntime.block { await SendCommand.ship(sender, source, verbose) }
-            if status == 0 && !errors.isEmpty { status = 2 }
+            if status == 0 && (!errors.isEmpty || inputFailed.load(ordering: .relaxed)) { status = 2 }
         }
         let reported = LiveMessages.report(tally.counts)
         if status != 0 || reported != 0 { throw ExitCode(status != 0 ? status : reported) }
@@ -117,4 +125,36 @@ struct SendCommand: ParsableCommand {
             return 2
         }
     }
+}
+
+/// The batches of `base`, a `StoredLines` pipeline, with the error of a broken input handed to `onError` rather
+/// than thrown: its iterator goes on with the next input after throwing, so the other inputs are still read. Any
+/// other error (cancellation) ends the sequence as usual.
+struct SkippingInputErrors<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable {
+    typealias Element = Base.Element
+    let base: Base
+    let onError: @Sendable (SluiceError) -> Void
+
+    init(base: Base, onError: @escaping @Sendable (SluiceError) -> Void) {
+        self.base = base
+        self.onError = onError
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let onError: @Sendable (SluiceError) -> Void
+
+        /// The next batch of the inputs that could be read; nil after the last input.
+        mutating func next() async throws -> Element? {
+            while true {
+                do {
+                    return try await base.next()
+                } catch let error as SluiceError {
+                    onError(error)
+                }
+            }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), onError: onError) }
 }

@@ -517,3 +517,47 @@ private func spawn(_ binary: String, _ arguments: [String]) -> (status: Int32, s
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     return ((status >> 8) & 0xff, Fixture.read(outPath), text(Fixture.read(errPath)))
 }
+
+extension FacadeTests {
+    /// The sequential reader skips a line over the limit also when its newline arrives in the same block as the
+    /// bytes that take it over the limit, as the engine does (it returned such a line whole).
+    func testSequentialReaderSkipsOverlongLinesAsTheEngineDoes() throws {
+        let dir = Fixture.directory()
+        let long = String(repeating: "x", count: 1_100)
+        let path = Fixture.write(Array("a\n\(long)\nb\n\(long)".utf8), to: dir + "/long")
+        var files = LogFiles(paths: [path])
+        files.settings.maxLineLength = 1_000
+        let lines = files.executing(.sequential).lines()
+        XCTAssertEqual(lines.map { String(decoding: $0.bytes, as: UTF8.self) }, ["a", "b"])
+        XCTAssertEqual(lines.status.malformed, 2)
+        XCTAssertEqual(lines.status.linesRead, 4)
+        var options = ExecutionOptions(threads: 2)
+        options.maxLineLength = 1_000
+        let engine = try Fixture.run(Query(format: .fields, operation: .count(by: nil)), [path], options: options).report
+        XCTAssertEqual(engine.answer, .total(2))
+        XCTAssertEqual(engine.inputs[0].malformed, 2)
+    }
+}
+
+extension FacadeTests {
+    /// A pipeline wrapped by `Lines(wrapping:)` (directly, or through `storeLast` or `trace`) shares its status:
+    /// the wrapper's terminal operations throw the wrapped pipeline's read errors instead of returning a partial
+    /// answer, and lines are counted once.
+    func testWrappedPipelinesThrowTheErrorsOfWhatTheyWrap() throws {
+        let dir = Fixture.directory()
+        let text = Fixture.log(size: 100_000, seed: 12)
+        let packed = Fixture.gzip(text)
+        let cut = Fixture.write(Array(packed.prefix(packed.count / 2)), to: dir + "/cut.gz")
+        let missing = dir + "/missing.log"
+        for path in [cut, missing] {
+            let lines = Lines.open(path)
+            XCTAssertThrowsError(try apacheLog(storeLast(lines)).count(), path)
+            XCTAssertThrowsError(try Lines(wrapping: lines).count(), path)
+            XCTAssertThrowsError(try genGrep("GET", trace(lines) { _ in }).count(), path)
+        }
+        let good = Fixture.write(text, to: dir + "/good.log")
+        let wrapped = Lines(wrapping: Lines.open(good))
+        XCTAssertEqual(try wrapped.count(), text.filter { $0 == 10 }.count)
+        XCTAssertEqual(wrapped.status.linesRead, text.filter { $0 == 10 }.count)
+    }
+}

@@ -45,6 +45,29 @@ final class TransportCLITests: XCTestCase {
         assertComplete(receiver.stdoutLines, senders: [1, 2, 3, 4], count: count)
     }
 
+    /// A broken input is reported with its byte offset and the other inputs are still sent (exit 2), as the query
+    /// commands do; frames stay within a receiver's smaller announced limit instead of failing the send.
+    func testABrokenInputDoesNotStopTheOthersAndFramesFitTheReceiver() throws {
+        let folder = Fixture.directory()
+        let good = TransportCLITests.file(1, 0..<3000, in: folder)
+        let packed = Fixture.gzip(Array((0..<3000).map { TransportCLITests.line(2, $0) + "\n" }.joined().utf8))
+        let cut = Fixture.write(Array(packed.prefix(packed.count / 2)), to: folder + "/cut.gz")
+        let decoded = try Fixture.run(Query(operation: .count(by: nil)), [cut]).report.inputs[0]
+        let (receiver, port) = try startReceiver(["--max-frame", "1K"])
+        let sender = LiveProcess(["send", "127.0.0.1:\(port)", cut, good])
+        XCTAssertEqual(sender.wait(), 2, sender.stderr)
+        XCTAssertTrue(sender.stderr.contains("\(cut): unexpected end of gzip stream (at byte \(packed.count / 2))\n"), sender.stderr)
+        let shipped = decoded.lines - decoded.malformed
+        XCTAssertTrue(receiver.waitForLines(shipped + 3000), "\(receiver.stdoutLines.count) lines, \(receiver.stderr)")
+        receiver.signal(SIGTERM)
+        XCTAssertEqual(receiver.wait(), 0)
+        XCTAssertEqual(Array(receiver.stdoutLines.suffix(3000)), (0..<3000).map { TransportCLITests.line(1, $0) })
+        // The cut may fall inside the last line's bytes field, which then still reads as a record (a shorter one).
+        let lines = receiver.stdoutLines
+        XCTAssertEqual(Array(lines.prefix(shipped - 1)), (0..<shipped - 1).map { TransportCLITests.line(2, $0) })
+        XCTAssertTrue(TransportCLITests.line(2, shipped - 1).hasPrefix(lines[shipped - 1]), lines[shipped - 1])
+    }
+
     func testJSONOutputAndFilters() throws {
         let folder = Fixture.directory()
         let path = TransportCLITests.file(1, 0..<50, in: folder)

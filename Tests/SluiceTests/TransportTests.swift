@@ -277,6 +277,69 @@ final class TransportTests: XCTestCase {
         listener.close()
     }
 
+    /// A connection that dies while the writer is sending frames (here: closed after the first frame, nothing
+    /// acknowledged) loses no record: the record being added when the frame could not be sent is sent again on the
+    /// next connection (it was dropped, one per reconnect). Attempts count in a row, so a limit of 1 still allows
+    /// a second loss after a connection that made progress.
+    func testARecordInHandWhenTheConnectionDiesIsResent() async throws {
+        let listener = try TCPListener(listeningOn: TransportTests.loopback)
+        let received = Mutex<[[LogRecord]]>([])
+        let fake = Task {
+            var connections = 0
+            for try await connection in listener {
+                connections += 1
+                var stream = FrameStream(connection)
+                _ = try await stream.bytes(Wire.senderHelloSize)
+                try await connection.write(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame))
+                var mine = [LogRecord]()
+                frames: while true {
+                    let frame = try await stream.frame()
+                    switch Wire.FrameType(rawValue: frame.type) {
+                    case .records:
+                        mine += try Wire.decodeRecords(frame.payload[...], peer: "fake")
+                        // The first connection dies after one frame, unacknowledged; the second acknowledges
+                        // 500 records and dies; the third is served to the end.
+                        if connections == 1 { break frames }
+                        if connections == 2 && mine.count >= 500 {
+                            try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
+                            try? await Task.sleep(nanoseconds: 50_000_000)
+                            break frames
+                        }
+                        if connections == 3 { try await connection.write(Wire.countFrame(.ack, UInt64(mine.count))) }
+                    case .end:
+                        try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
+                        break frames
+                    default: continue
+                    }
+                }
+                received.withLock { $0.append(mine) }
+                connection.close()
+                if connections == 3 { return connections }
+            }
+            return connections
+        }
+        var options = SenderOptions(retry: true)
+        options.maxRetries = 1
+        options.frameRecords = 10
+        options.window = 64
+        options.retryDelay = 10_000_000
+        let records = TransportTests.records(3, 3000)
+        let report = try await RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
+            .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: 3000, by: 500).map { Array(records[$0..<$0 + 500]) }))
+        let connections = try await fake.value
+        XCTAssertEqual(connections, 3)
+        XCTAssertEqual(report.acknowledged, 3000)
+        let parts = received.withLock { $0 }
+        XCTAssertEqual(parts.count, 3)
+        // Nothing was acknowledged on the first connection, so the second starts again at record 0.
+        XCTAssertTrue(parts[1].count >= 500 && parts[1] == Array(records.prefix(parts[1].count)), "second connection")
+        let third = parts.count == 3 ? parts[2] : []
+        let resumeAt = try XCTUnwrap(records.firstIndex(of: third.first ?? records[0]))
+        XCTAssertLessThanOrEqual(resumeAt, 500)
+        XCTAssertTrue(third == Array(records[resumeAt...]), "the third connection carries every record from \(resumeAt) on")
+        listener.close()
+    }
+
     func testShutdownTokenAndCloseEndTheReceiverAndReleaseDescriptors() async throws {
         await LiveFixture.warmUp()
         let before = LiveFixture.openDescriptorCount()
@@ -443,6 +506,7 @@ extension TransportTests {
                 var lines = [String]()
                 for try await connection in listener {
                     for try await line in connection.lines(maxLineLength: 8) { lines.append(String(decoding: line, as: UTF8.self)) }
+                    for try await line in connection.lines(maxLineLength: Int.max) { lines.append(String(decoding: line, as: UTF8.self)) }
                     connection.close()
                     break
                 }

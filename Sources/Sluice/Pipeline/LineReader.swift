@@ -81,7 +81,9 @@ final class LineReader {
                     scanFrom = position
                     lineNumber &+= 1
                     status.linesRead &+= 1
-                    if skipping {
+                    // A line over the limit is skipped also when its newline came in the same block as the
+                    // bytes that took it over (`refill` only catches lines still open at a block's end).
+                    if skipping || end &- start > maxLineLength {
                         skipping = false
                         status.malformed += 1
                         continue
@@ -91,6 +93,7 @@ final class LineReader {
                 scanFrom = count
             }
             if ended {
+                if count - position > maxLineLength { skipping = true }
                 if position < count && !skipping {
                     let start = position
                     position = count

@@ -34,6 +34,8 @@ public struct Lines: Sequence {
     var settings: PipelineSettings
     /// The status shared by the pipelines built on the same source.
     public let status: PipelineStatus
+    /// Whether reading a wrapped sequence adds its lines to `linesRead` (not when the status is shared with it).
+    var countsWrappedLines = true
 
     init(files: LogFiles) {
         origin = .files(files)
@@ -42,11 +44,18 @@ public struct Lines: Sequence {
     }
 
     /// Lines from any sequence of lines, such as a `StoreLast` or a `TracedSequence`. Such a pipeline
-    /// always runs sequentially, and its lines follow the wrapped sequence's own lifetime rule.
+    /// always runs sequentially, and its lines follow the wrapped sequence's own lifetime rule. When the wrapped
+    /// sequence is a `Lines`, or a `StoreLast` or `TracedSequence` of one, the new pipeline shares its status,
+    /// so a read or decoding error of the wrapped pipeline is thrown by this one's terminal operations.
     public init<S: Sequence>(wrapping lines: S) where S.Element == Line {
         origin = .wrapped { AnyIterator(lines.makeIterator()) }
         settings = PipelineSettings()
-        status = PipelineStatus()
+        if let shared = (lines as? CarriesPipelineStatus)?.pipelineStatus {
+            status = shared
+            countsWrappedLines = false  // the wrapped pipeline counts its lines in the shared status itself
+        } else {
+            status = PipelineStatus()
+        }
     }
 
     /// The lines of the named files, in order; compressed files are decoded (Python's `open`, made
@@ -181,6 +190,7 @@ final class LineCursor {
 
     private let status: PipelineStatus
     private let settings: PipelineSettings
+    private let countsWrappedLines: Bool
     private let tests: [Test]
     private var wrapped: AnyIterator<Line>?
     private var files: LogFiles?
@@ -192,6 +202,7 @@ final class LineCursor {
     init(_ lines: Lines) {
         status = lines.status
         settings = lines.settings
+        countsWrappedLines = lines.countsWrappedLines
         tests = lines.stages.map { stage in
             switch stage {
             case .grep(let pattern): return .grep(Matcher(pattern))
@@ -252,7 +263,7 @@ final class LineCursor {
     private func nextRaw() -> Line? {
         if let wrapped {
             let line = wrapped.next()
-            if line != nil { status.linesRead += 1 }
+            if line != nil && countsWrappedLines { status.linesRead += 1 }
             return line
         }
         while true {

@@ -50,8 +50,14 @@ public final class StoreLast<Base: Sequence>: Sequence, IteratorProtocol {
     /// The element most recently pulled through this sequence, or nil before the first.
     public private(set) var last: Base.Element?
 
+    /// The status of the pipeline `base` belongs to, if it is one; see `CarriesPipelineStatus`.
+    let pipelineStatus: PipelineStatus?
+
     /// Wraps `base`; iteration starts when the first element is pulled.
-    public init(_ base: Base) { self.base = base.makeIterator() }
+    public init(_ base: Base) {
+        pipelineStatus = (base as? CarriesPipelineStatus)?.pipelineStatus
+        self.base = base.makeIterator()
+    }
 
     /// The base's next element, which becomes `last`.
     public func next() -> Base.Element? {
@@ -62,4 +68,20 @@ public final class StoreLast<Base: Sequence>: Sequence, IteratorProtocol {
 
     /// The sequence is its own iterator: iterating it twice continues where the first iteration stopped.
     public func makeIterator() -> StoreLast<Base> { self }
+}
+
+/// A sequence that belongs to a pipeline, whose errors and counts are in that pipeline's status: a pipeline built
+/// on it with `Lines(wrapping:)` shares the status, so its terminal operations throw the wrapped pipeline's errors.
+protocol CarriesPipelineStatus {
+    var pipelineStatus: PipelineStatus? { get }
+}
+
+extension StoreLast: CarriesPipelineStatus {}
+
+extension TracedSequence: CarriesPipelineStatus {
+    var pipelineStatus: PipelineStatus? { (base as? CarriesPipelineStatus)?.pipelineStatus }
+}
+
+extension Lines: CarriesPipelineStatus {
+    var pipelineStatus: PipelineStatus? { status }
 }

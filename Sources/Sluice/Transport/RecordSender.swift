@@ -8,7 +8,8 @@ public struct SenderOptions: Sendable {
     /// Reconnect after a lost connection and resend whatever was not acknowledged. Without it, a lost
     /// connection ends the send with `.connectionLost`.
     public var retry = false
-    /// Reconnection attempts after a loss before giving up (nil: no limit).
+    /// Reconnection attempts in a row, after a loss, before giving up (nil: no limit); a connection on which
+    /// records were acknowledged starts the count again.
     public var maxRetries: Int?
     /// The first wait before reconnecting; it doubles up to `maxRetryDelay`.
     public var retryDelay: UInt64 = 100_000_000
@@ -18,8 +19,9 @@ public struct SenderOptions: Sendable {
     public var connectTimeout: UInt64 = 5_000_000_000
     /// A RECORDS frame is sent once it holds this many records (default 512)...
     public var frameRecords = 512
-    /// ...or this many bytes (default 256 KiB; a larger record gets a frame of its own), or once the source has
-    /// had nothing ready for `linger`.
+    /// ...or this many bytes (default 256 KiB, and never more than the receiver's announced limit; a larger
+    /// record gets a frame of its own, which fails the send when the receiver's limit cannot hold it), or once
+    /// the source has had nothing ready for `linger`.
     public var frameBytes = 256 << 10
     /// How long a partly filled frame waits for more records when none is ready, once (default 2 ms).
     public var linger: UInt64 = 2_000_000
@@ -128,6 +130,7 @@ public final class RecordSender: Sendable {
         var attempt = 0
         var delay = options.retryDelay
         while true {
+            let acknowledgedBefore = acknowledged
             do {
                 let socket = try await Socket.connect(address, timeout: options.connectTimeout, token: options.shutdown)
                 state.connections += 1
@@ -138,6 +141,11 @@ public final class RecordSender: Sendable {
             } catch let error as SluiceError where error.code == .connectionLost || error.code == .io {
                 let done = acknowledged
                 options.onEvent?(.connectionLost(error, acknowledged: done, sent: state.sent))
+                // Attempts count in a row: a connection that got records acknowledged starts the count again.
+                if done > acknowledgedBefore {
+                    attempt = 0
+                    delay = options.retryDelay
+                }
                 attempt += 1
                 let stopping = options.shutdown?.isTriggered == true || Task.isCancelled
                 if !options.retry || stopping || attempt > (options.maxRetries ?? Int.max) {
@@ -152,7 +160,8 @@ public final class RecordSender: Sendable {
                 delay = Swift.min(delay * 2, options.maxRetryDelay)
             } catch let error as SluiceError {
                 throw SluiceError(error.code, path: error.path,
-                                  "\(error.message): \(acknowledged) of \(state.sent) records acknowledged")
+                                  "\(error.message): \(acknowledged) of \(state.sent) records acknowledged",
+                                  line: error.line, offset: error.offset)
             }
         }
     }
@@ -198,6 +207,9 @@ public final class RecordSender: Sendable {
             state.connectionRecords += frame.count
         }
         var lingered = false
+        // Frames stay within the receiver's announced limit as well as the configured size (the builder's bytes
+        // count the 4-byte length prefix, which the limit does not).
+        let frameLimit = Swift.min(options.frameBytes, maxFrame + 4)
         func flush() async throws {
             lingered = false
             guard let frame = state.seal() else { return }
@@ -227,12 +239,14 @@ public final class RecordSender: Sendable {
                 guard try await acks.signal.next() != nil else { throw CancellationError() }
                 continue
             }
-            if let record = state.nextPending() {
+            if let record = state.peekPending() {
                 if state.builder.count >= options.frameRecords
-                    || (!state.builder.isEmpty && state.builder.bytes.count + Wire.encodedSize(record) > options.frameBytes) {
+                    || (!state.builder.isEmpty && state.builder.bytes.count + Wire.encodedSize(record) > frameLimit) {
                     try await flush()
                 }
+                // Taken only now: when the flush above fails, the record is still pending for the next connection.
                 state.builder.append(record)
+                state.advancePending()
                 continue
             }
             let polled: QueuePoll<[LogRecord]>
@@ -346,11 +360,11 @@ final class SenderState: @unchecked Sendable {
 
     var hasPending: Bool { pendingIndex < pending.count }
 
-    func nextPending() -> LogRecord? {
-        guard pendingIndex < pending.count else { return nil }
-        defer { pendingIndex += 1 }
-        return pending[pendingIndex]
-    }
+    /// The next record taken from the source and not yet in a frame; it stays next until `advancePending`.
+    func peekPending() -> LogRecord? { pendingIndex < pending.count ? pending[pendingIndex] : nil }
+
+    /// Moves past the record `peekPending` returned, once it is in the frame being built.
+    func advancePending() { pendingIndex += 1 }
 
     func beginConnection() {
         connectionRecords = 0

@@ -110,7 +110,7 @@ public final class TCPConnection: Sendable {
             public mutating func next() async throws -> [UInt8]? {
                 while true {
                     // A `\n` right after `maxLineLength` bytes still ends a line of full length, not an empty one.
-                    let window = buffer[start..<Swift.min(buffer.count, start + maxLineLength + 1)]
+                    let window = buffer[start..<(buffer.count - start > maxLineLength ? start + maxLineLength + 1 : buffer.count)]
                     if let newline = window.firstIndex(of: 10) {
                         defer { start = newline + 1 }
                         return Array(buffer[start..<newline])

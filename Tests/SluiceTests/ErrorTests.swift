@@ -171,3 +171,41 @@ final class ErrorTests: XCTestCase {
         }
     }
 }
+
+extension ErrorTests {
+    /// `--strict` stops at the first malformed line: select prints exactly the records before it, whatever the
+    /// schedule or reading path (it printed the rest of that line's chunk too), and a strict run over a pipe that
+    /// stops while decoded blocks are still queued ends with the error instead of a trap in libdispatch.
+    func testStrictStopsAtTheFirstMalformedLineOnEveryPath() throws {
+        let dir = Fixture.directory()
+        var lines = (0..<3000).map { "10.0.0.\($0 % 200) - - [d] \"GET /\($0) HTTP/1.0\" 200 \($0)" }
+        lines[1500] = "not a record"
+        let text = Array((lines.joined(separator: "\n") + "\n").utf8)
+        let path = Fixture.write(text, to: dir + "/log")
+        let expected = Array((0..<1500).map { "10.0.0.\($0 % 200)\n" }.joined().utf8)
+        for options in Fixture.schedules {
+            let query = Query(operation: .select(["host"], json: false), strict: true)
+            var output = [UInt8]()
+            let engine = try Engine(query: query, options: options)
+            XCTAssertThrowsError(try engine.run([.file(path)]) { output.append(contentsOf: $0) }) { error in
+                XCTAssertEqual((error as? SluiceError)?.line, 1501)
+            }
+            XCTAssertTrue(output == expected, "\(output.count) bytes, expected \(expected.count)")
+        }
+        // Through a real pipe (the test helper's standard input is a file, which is mapped).
+        let big = Fixture.write(Array("not a record\n".utf8) + Fixture.log(size: 3_000_000, seed: 5), to: dir + "/big")
+        func piped(_ file: String, _ arguments: String) -> (out: [UInt8], err: String, status: Int32) {
+            let out = dir + "/out", err = dir + "/err"
+            let status = system("cat '\(file)' | '\(Fixture.binary)' \(arguments) > '\(out)' 2> '\(err)'")
+            return (Fixture.read(out), String(decoding: Fixture.read(err), as: UTF8.self), status)
+        }
+        for threads in ["1", "2"] {
+            for _ in 0..<5 {
+                let result = piped(big, "count --strict --threads \(threads)")
+                XCTAssertEqual(result.err, "-:1: malformed line\n")
+                XCTAssertEqual(result.status >> 8, 2)
+            }
+            XCTAssertTrue(piped(path, "select host --strict --threads \(threads)").out == expected)
+        }
+    }
+}

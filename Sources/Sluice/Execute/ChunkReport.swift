@@ -12,6 +12,9 @@ struct ChunkReport {
     var failureLine = -1
     /// Ordered output for grep and select.
     var output: ByteBuffer?
+    /// How many bytes `output` held when the first malformed line was met: all a `strict` run may print of
+    /// this chunk, since it stops at that line.
+    var outputBeforeMalformed = 0
 
     /// Keeps the first PCRE2 failure and its line.
     mutating func noteFailure(_ message: String, _ line: Int) {
@@ -22,7 +25,10 @@ struct ChunkReport {
     }
 
     mutating func noteMalformed(_ line: Int) {
-        if malformed == 0 { firstMalformed = line }
+        if malformed == 0 {
+            firstMalformed = line
+            outputBeforeMalformed = output?.count ?? 0
+        }
         malformed += 1
     }
 

@@ -455,7 +455,11 @@ public final class Engine {
         tally.selected += report.selected
         if tally.error == nil, let error = item.error { tally.error = error }
         tallies[item.input] = tally
-        if let buffer = report.output, buffer.count > 0 { output(buffer.bytes) }
+        if let buffer = report.output, buffer.count > 0 {
+            // A strict run ends at its first malformed line: of that chunk, only what came before it prints.
+            let count = stopped ? report.outputBeforeMalformed : buffer.count
+            if count > 0 { output(UnsafeRawBufferPointer(rebasing: buffer.bytes[..<count])) }
+        }
     }
 
     private func fail(_ index: Int, _ error: Error) {

@@ -87,13 +87,21 @@ final class Prefetcher: @unchecked Sendable {
         free.signal()
     }
 
-    /// Stops the decoder and waits for its thread; safe to call more than once.
+    /// Stops the decoder and waits for its thread, then returns the blocks decoded but never taken (a run that
+    /// stopped early, as `--strict` does) to the pool: libdispatch traps when a semaphore is freed below the value
+    /// it was made with. Safe to call more than once.
     func finish() {
-        guard let handle = thread else { return }
-        cancelled.store(true, ordering: .releasing)
-        free.signal()
-        pthread_join(handle, nil)
-        thread = nil
+        if let handle = thread {
+            cancelled.store(true, ordering: .releasing)
+            free.signal()
+            pthread_join(handle, nil)
+            thread = nil
+        }
+        let untaken = queue.withLock { queue -> [ByteBuffer] in
+            defer { queue.removeAll() }
+            return queue.compactMap { $0 }
+        }
+        for buffer in untaken { recycle(buffer) }
     }
 
     deinit { finish() }

@@ -225,35 +225,8 @@ final class TransportTests: XCTestCase {
     func testRetryResendsEverythingUnacknowledgedOnANewConnection() async throws {
         // The first connection acknowledges one frame and dies; the second is served properly.
         let listener = try TCPListener(listeningOn: TransportTests.loopback)
-        let received = Mutex<[[LogRecord]]>([])
-        let fake = Task {
-            var connections = 0
-            for try await connection in listener {
-                connections += 1
-                var stream = FrameStream(connection)
-                _ = try await stream.bytes(Wire.senderHelloSize)
-                try await connection.write(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame))
-                var mine = [LogRecord]()
-                frames: while true {
-                    let frame = try await stream.frame()
-                    switch Wire.FrameType(rawValue: frame.type) {
-                    case .records:
-                        mine += try Wire.decodeRecords(frame.payload[...], peer: "fake")
-                        try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
-                        if connections == 1 { break frames }
-                    case .end:
-                        try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
-                        break frames
-                    default: continue
-                    }
-                }
-                received.withLock { $0.append(mine) }
-                connection.shutdownWriting()
-                while (try? await connection.read()) != nil {}
-                connection.close()
-                if connections == 2 { return connections }
-            }
-            return connections
+        let fake = TransportTests.fakeReceiver(listener, connections: 2, graceful: true) { connection, _ in
+            (ack: true, end: connection == 1)
         }
         var options = SenderOptions(retry: true)
         options.frameRecords = 100
@@ -264,12 +237,10 @@ final class TransportTests: XCTestCase {
         let records = TransportTests.records(2, 3000)
         let report = try await RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
             .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: 3000, by: 500).map { Array(records[$0..<$0 + 500]) }))
-        let connections = try await fake.value
-        XCTAssertEqual(connections, 2)
+        let parts = try await fake.value
         XCTAssertEqual(report.records, 3000)
         XCTAssertEqual(report.acknowledged, 3000)
         XCTAssertEqual(report.connections, 2)
-        let parts = received.withLock { $0 }
         XCTAssertEqual(parts.count, 2)
         XCTAssertEqual(parts[0], Array(records.prefix(100)))
         XCTAssertEqual(parts[1], Array(records.dropFirst(100)), "the second connection starts at the first unacknowledged record")
@@ -283,40 +254,14 @@ final class TransportTests: XCTestCase {
     /// a second loss after a connection that made progress.
     func testARecordInHandWhenTheConnectionDiesIsResent() async throws {
         let listener = try TCPListener(listeningOn: TransportTests.loopback)
-        let received = Mutex<[[LogRecord]]>([])
-        let fake = Task {
-            var connections = 0
-            for try await connection in listener {
-                connections += 1
-                var stream = FrameStream(connection)
-                _ = try await stream.bytes(Wire.senderHelloSize)
-                try await connection.write(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame))
-                var mine = [LogRecord]()
-                frames: while true {
-                    let frame = try await stream.frame()
-                    switch Wire.FrameType(rawValue: frame.type) {
-                    case .records:
-                        mine += try Wire.decodeRecords(frame.payload[...], peer: "fake")
-                        // The first connection dies after one frame, unacknowledged; the second acknowledges
-                        // 500 records and dies; the third is served to the end.
-                        if connections == 1 { break frames }
-                        if connections == 2 && mine.count >= 500 {
-                            try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
-                            try? await Task.sleep(nanoseconds: 50_000_000)
-                            break frames
-                        }
-                        if connections == 3 { try await connection.write(Wire.countFrame(.ack, UInt64(mine.count))) }
-                    case .end:
-                        try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
-                        break frames
-                    default: continue
-                    }
-                }
-                received.withLock { $0.append(mine) }
-                connection.close()
-                if connections == 3 { return connections }
+        // The first connection dies after one frame, unacknowledged; the second acknowledges 500 records and
+        // dies; the third is served to the end.
+        let fake = TransportTests.fakeReceiver(listener, connections: 3, graceful: false) { connection, count in
+            switch connection {
+            case 1: return (ack: false, end: true)
+            case 2: return (ack: count >= 500, end: count >= 500)
+            default: return (ack: true, end: false)
             }
-            return connections
         }
         var options = SenderOptions(retry: true)
         options.maxRetries = 1
@@ -326,10 +271,8 @@ final class TransportTests: XCTestCase {
         let records = TransportTests.records(3, 3000)
         let report = try await RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
             .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: 3000, by: 500).map { Array(records[$0..<$0 + 500]) }))
-        let connections = try await fake.value
-        XCTAssertEqual(connections, 3)
+        let parts = try await fake.value
         XCTAssertEqual(report.acknowledged, 3000)
-        let parts = received.withLock { $0 }
         XCTAssertEqual(parts.count, 3)
         // Nothing was acknowledged on the first connection, so the second starts again at record 0.
         XCTAssertTrue(parts[1].count >= 500 && parts[1] == Array(records.prefix(parts[1].count)), "second connection")
@@ -407,6 +350,50 @@ struct AsyncQueueSource2: AsyncSequence, Sendable {
 }
 
 /// Reads exact byte counts and whole frames from a `TCPConnection`, for hand-written fake peers.
+extension TransportTests {
+    /// A receiver written by hand, for `connections` connections on `listener`: each is greeted, then after each
+    /// RECORDS frame `decide(connection number, records received on it)` says whether to acknowledge them and
+    /// whether to end the connection there (after a moment for the acknowledgement to arrive); END is always
+    /// acknowledged. A graceful end shuts writing and drains before closing. Returns each connection's records.
+    static func fakeReceiver(_ listener: TCPListener, connections total: Int, graceful: Bool,
+                             decide: @escaping @Sendable (Int, Int) -> (ack: Bool, end: Bool)) -> Task<[[LogRecord]], Error> {
+        Task {
+            var received = [[LogRecord]]()
+            for try await connection in listener {
+                var stream = FrameStream(connection)
+                _ = try await stream.bytes(Wire.senderHelloSize)
+                try await connection.write(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame))
+                var mine = [LogRecord]()
+                frames: while true {
+                    let frame = try await stream.frame()
+                    switch Wire.FrameType(rawValue: frame.type) {
+                    case .records:
+                        mine += try Wire.decodeRecords(frame.payload[...], peer: "fake")
+                        let (ack, end) = decide(received.count + 1, mine.count)
+                        if ack { try await connection.write(Wire.countFrame(.ack, UInt64(mine.count))) }
+                        if end {
+                            if ack { try? await Task.sleep(nanoseconds: 50_000_000) }
+                            break frames
+                        }
+                    case .end:
+                        try await connection.write(Wire.countFrame(.ack, UInt64(mine.count)))
+                        break frames
+                    default: continue
+                    }
+                }
+                received.append(mine)
+                if graceful {
+                    connection.shutdownWriting()
+                    while (try? await connection.read()) != nil {}
+                }
+                connection.close()
+                if received.count == total { break }
+            }
+            return received
+        }
+    }
+}
+
 struct FrameStream {
     let connection: TCPConnection
     var buffer = [UInt8]()

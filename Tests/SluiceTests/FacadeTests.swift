@@ -405,6 +405,9 @@ final class FacadeTests: XCTestCase {
         row["c"] = Value.none
         row["a"] = nil
         XCTAssertEqual(row.description, "{'b': 3, 'c': None}")
+        // What Python's repr escapes (str.isprintable() false), as python3 printed it for the same string.
+        let unprintable = Row(names: ["s"], values: [.text("a\u{2028}b\u{200B}c\u{FEFF}d\u{3000}e\u{7F}f\u{AD}g\u{A0}h\u{E0001}i é ")])
+        XCTAssertEqual(unprintable.description, #"{'s': 'a\u2028b\u200bc\ufeffd\u3000e\x7ff\xadg\xa0h\U000e0001i é '}"#)
         let matches = try Lines.open(Fixture.tutorial + "/access-log").match(#"(\S+) (x)?"#)
         XCTAssertEqual(matches.prefix(1).map(\.description), ["('140.180.132.213', None)"])
         let mapped = fieldMap(matches.rows(["host", "x"]), "host") { .text(String($0.text!.prefix(3))) }

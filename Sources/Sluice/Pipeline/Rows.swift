@@ -201,8 +201,11 @@ enum PythonRepr {
             default:
                 if Character(scalar) == quote {
                     out += "\\" + String(quote)
-                } else if scalar.value < 0x20 || (0x7f...0xa0).contains(scalar.value) || scalar.value == 0xad {
-                    out += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+                } else if !isPrintable(scalar) {
+                    // As Python escapes what str.isprintable() rejects: \xhh, \uhhhh or \Uhhhhhhhh.
+                    let hex = String(scalar.value, radix: 16)
+                    let (prefix, width) = scalar.value < 0x100 ? ("\\x", 2) : (scalar.value < 0x10000 ? ("\\u", 4) : ("\\U", 8))
+                    out += prefix + String(repeating: "0", count: width - hex.count) + hex
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -210,5 +213,19 @@ enum PythonRepr {
         }
         out.append(quote)
         return out
+    }
+
+    /// Python's str.isprintable() for one character: false for the "Other" and "Separator" categories (controls,
+    /// format characters, surrogates, private use, unassigned, line, paragraph and space separators), except the
+    /// ASCII space.
+    private static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar == " " { return true }
+        switch scalar.properties.generalCategory {
+        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
+             .spaceSeparator:
+            return false
+        default:
+            return true
+        }
     }
 }

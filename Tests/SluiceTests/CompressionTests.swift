@@ -256,3 +256,29 @@ final class CompressionTests: XCTestCase {
         }
     }
 }
+
+extension CompressionTests {
+    /// Damage inside a bzip2 block gives the same counts and the same error whichever path reads the file: the
+    /// block-parallel decoder kept nothing of a block whose CRC did not match, while the sequential stream (and
+    /// pipes) counted its lines.
+    func testDamagedBzip2BlockCountsTheSameOnEveryPath() throws {
+        let dir = Fixture.directory()
+        let packed = Fixture.bzip2(Fixture.log(size: 2_500_000, seed: 31, hostile: true), level: 9)
+        for position in [packed.count / 3, packed.count / 2, packed.count * 2 / 3] {
+            var damaged = packed
+            damaged[position] ^= 0x01
+            let path = Fixture.write(damaged, to: dir + "/damaged-\(position).bz2")
+            let file = sluice(["grep", "-c", "", path])
+            let sequential = sluice(["grep", "-c", "", "--sequential-bzip2", path])
+            let out = dir + "/out", err = dir + "/err"
+            let status = system("cat '\(path)' | '\(Fixture.binary)' grep -c '' > '\(out)' 2> '\(err)'")
+            XCTAssertEqual(file.stdout, sequential.stdout, "at \(position)")
+            XCTAssertEqual(file.stdout, String(decoding: Fixture.read(out), as: UTF8.self), "at \(position)")
+            XCTAssertEqual(file.stderr, sequential.stderr, "at \(position)")
+            XCTAssertEqual(file.stderr.replacingOccurrences(of: path, with: "-"),
+                           String(decoding: Fixture.read(err), as: UTF8.self), "at \(position)")
+            XCTAssertEqual(file.status, 2)
+            XCTAssertEqual(status >> 8, 2)
+        }
+    }
+}

@@ -293,8 +293,9 @@ public final class Engine {
             var items = [WorkItem]()
             var failure: SluiceError?
             for (offset, buffer) in buffers.prefix(done).enumerated() {
+                // A failed block's bytes count when its decoder kept them (a CRC mismatch), as in a stream.
+                if buffer.count > 0 { stitcher.add(buffer, into: &items) }
                 if let error = errors[offset] { failure = error; break }
-                stitcher.add(buffer, into: &items)
             }
             position += done
             if failure != nil || position >= blocks.count { stitcher.finish(into: &items) }

@@ -19,10 +19,11 @@ final class BZip2BlockDecoder {
 
     deinit { CBZip2Fast_destroy(decoder) }
 
-    /// Decodes `block`, located in `data` by `BZip2Blocks.locate`, appending its bytes to `output`: the same
-    /// contract as `BZip2Blocks.decode`. Throws a `.corruptBzip2` error naming `path`, saying what is wrong and
-    /// giving the block's byte offset when the block is damaged, does not end where the located block ends, or
-    /// fails its CRC; `output` is then left as it was.
+    /// Decodes `block`, located in `data` by `BZip2Blocks.locate`, appending its bytes to `output`, as
+    /// `BZip2Blocks.decode` does. Throws a `.corruptBzip2` error naming `path`, saying what is wrong and giving
+    /// the block's byte offset when the block is damaged, does not end where the located block ends, or fails its
+    /// CRC; `output` is then left as it was, except that a block that fails only its CRC leaves its decoded bytes
+    /// appended, as the sequential stream hands them on.
     func decode(_ block: BZip2Block, in data: UnsafeRawBufferPointer, into output: ByteBuffer, path: String) throws {
         let (result, bitEnd, storedCRC) = begin(data, bitStart: block.bitStart, level: block.level)
         if result == CBZip2Fast_unsupported.rawValue {
@@ -41,7 +42,9 @@ final class BZip2BlockDecoder {
         let before = output.count
         let drained = drain(into: output, limit: Int.max)
         guard drained == CBZip2Fast_ok.rawValue else {
-            output.count = before
+            // A block whose CRC does not match keeps its bytes, as the sequential stream hands them on (and as
+            // bzcat writes them before its error), so every reading path counts the same lines.
+            if drained != CBZip2Fast_crcMismatch.rawValue { output.count = before }
             throw BZip2BlockDecoder.corrupt(path, block, drained)
         }
     }

@@ -168,7 +168,7 @@ enum LiveRuntime {
 /// twice, as `timeout` does when it is itself terminated (to the child and to its process group).
 enum SignalTrap {
     nonisolated(unsafe) private static var sources = [DispatchSourceSignal]()
-    /// When the first signal was handled (monotonic ns), 0 before.
+    /// When the first signal was handled (`DispatchTime` uptime in ns), 0 before.
     private static let first = Atomic<UInt64>(0)
     static let repeatGap: UInt64 = 250_000_000
 
@@ -181,9 +181,7 @@ enum SignalTrap {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                var now = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &now)
-                let nanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+                let nanoseconds = DispatchTime.now().uptimeNanoseconds
                 let (exchanged, earlier) = first.compareExchange(expected: 0, desired: nanoseconds, ordering: .relaxed)
                 if !exchanged {
                     if nanoseconds &- earlier >= repeatGap { _exit(130) }

@@ -235,8 +235,7 @@ final class TransportTests: XCTestCase {
         let events = Mutex<[String]>([])
         options.onEvent = { event in events.withLock { $0.append("\(event)") } }
         let records = TransportTests.records(2, 3000)
-        let report = try await RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
-            .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: 3000, by: 500).map { Array(records[$0..<$0 + 500]) }))
+        let report = try await TransportTests.send(records, in: 500, to: listener.address, options: options)
         let parts = try await fake.value
         XCTAssertEqual(report.records, 3000)
         XCTAssertEqual(report.acknowledged, 3000)
@@ -269,8 +268,7 @@ final class TransportTests: XCTestCase {
         options.window = 64
         options.retryDelay = 10_000_000
         let records = TransportTests.records(3, 3000)
-        let report = try await RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
-            .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: 3000, by: 500).map { Array(records[$0..<$0 + 500]) }))
+        let report = try await TransportTests.send(records, in: 500, to: listener.address, options: options)
         let parts = try await fake.value
         XCTAssertEqual(report.acknowledged, 3000)
         XCTAssertEqual(parts.count, 3)
@@ -351,6 +349,13 @@ struct AsyncQueueSource2: AsyncSequence, Sendable {
 
 /// Reads exact byte counts and whole frames from a `TCPConnection`, for hand-written fake peers.
 extension TransportTests {
+    /// Sends `records` in batches of `size` (which divides their count) through a `RecordSender` with `options`.
+    static func send(_ records: [LogRecord], in size: Int, to address: SocketAddress,
+                     options: SenderOptions) async throws -> SendReport {
+        try await RecordSender(to: address, schema: RecordSchema(names: [], numeric: []), options: options)
+            .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: records.count, by: size).map { Array(records[$0..<$0 + size]) }))
+    }
+
     /// A receiver written by hand, for `connections` connections on `listener`: each is greeted, then after each
     /// RECORDS frame `decide(connection number, records received on it)` says whether to acknowledge them and
     /// whether to end the connection there (after a moment for the acknowledgement to arrive); END is always

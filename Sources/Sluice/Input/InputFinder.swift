@@ -61,14 +61,14 @@ public enum InputFinder {
         closedir(handle)
         names.sort { $0.lexicographicallyPrecedes($1) }
         let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        // The glob's own bytes (also those that are not UTF-8), NUL-terminated once for every entry.
+        let pattern = glob.map { PathBytes.bytes($0).map { CChar(bitPattern: $0) } + [0] }
         for name in names {
             let path = prefix + PathBytes.string(name)
             // The glob sees the name's own bytes.
-            let excluded = glob.map { glob in
-                PathBytes.withCString(glob) { pattern in
-                    (name + [0]).withUnsafeBufferPointer { raw in
-                        raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, 0) != 0 }
-                    }
+            let excluded = pattern.map { pattern in
+                (name + [0]).withUnsafeBufferPointer { raw in
+                    raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, 0) != 0 }
                 }
             } ?? false
             var info = stat()

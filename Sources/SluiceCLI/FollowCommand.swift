@@ -112,7 +112,7 @@ enum LiveMessages {
 
     /// Tells the first line of a kind that live filtering rejected without the filter's verdict.
     static func firstRejection(_ rejection: LineRejection, _ line: FollowedLine) {
-        let location = RejectTally.Location(path: line.path, line: line.line)
+        let location = RejectTally.Location(line)
         switch rejection {
         case .malformed: self.line("\(location): malformed line skipped (the total is printed at exit)")
         case .patternFailed(let message): self.line("\(location): regex gave up: \(message)")

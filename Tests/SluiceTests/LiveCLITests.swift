@@ -24,6 +24,9 @@ final class LiveCLITests: XCTestCase {
             if index % 4 == 0 { expected.append(line) }
             LiveFixture.append(line + "\n", to: path)
         }
+        var info = stat()
+        XCTAssertEqual(stat(path, &info), 0)
+        let offset = Int(info.st_size)
         LiveFixture.append("not an access log line 404\n", to: path)
         XCTAssertTrue(follower.waitForLines(expected.count))
         LiveFixture.append(LiveCLITests.accessLine(999, status: 404), to: path)  // no newline yet: not printed
@@ -31,9 +34,10 @@ final class LiveCLITests: XCTestCase {
         follower.signal(SIGTERM)
         XCTAssertEqual(follower.wait(), 0)
         XCTAssertEqual(follower.stdoutLines, expected)
-        // The line that is not a record is told when it comes and counted at exit.
-        XCTAssertTrue(follower.stderr.contains("\(path): malformed line skipped (the total is printed at exit)\n"), follower.stderr)
-        XCTAssertTrue(follower.stderr.hasSuffix("1 malformed line skipped (first at \(path))\n"), follower.stderr)
+        // The line that is not a record is told when it comes and counted at exit, with its byte offset.
+        XCTAssertTrue(follower.stderr.contains("\(path), byte \(offset): malformed line skipped (the total is printed at exit)\n"),
+                      follower.stderr)
+        XCTAssertTrue(follower.stderr.hasSuffix("1 malformed line skipped (first at \(path), byte \(offset))\n"), follower.stderr)
     }
 
     /// One SIGTERM delivered twice within moments (`timeout` sends it to the child and to its process group) is
@@ -54,7 +58,7 @@ final class LiveCLITests: XCTestCase {
             follower.signal(SIGTERM)
             XCTAssertEqual(follower.wait(), 0, follower.stderr)
             XCTAssertEqual(follower.stdoutLines, [LiveCLITests.accessLine(1, status: 404)])
-            XCTAssertTrue(follower.stderr.hasSuffix("1 malformed line skipped (first at \(path))\n"), follower.stderr)
+            XCTAssertTrue(follower.stderr.hasSuffix("1 malformed line skipped (first at \(path), byte 0)\n"), follower.stderr)
         }
     }
 

@@ -34,6 +34,8 @@ final class LiveFollowTests: XCTestCase {
         do { let ok = await lines.wait(for: 2); XCTAssertTrue(ok) }
         await lines.stop()
         XCTAssertEqual(texts(lines), ["new 1", "new 2"])
+        // Each line carries the byte offset of its first byte in the file.
+        XCTAssertEqual(lines.values.map(\.offset), [22, 28])
     }
 
     func testFromStartReadsWhatIsThere() async {
@@ -60,6 +62,8 @@ final class LiveFollowTests: XCTestCase {
         do { let ok = await lines.wait(for: 2); XCTAssertTrue(ok) }
         await lines.stop()
         XCTAssertEqual(texts(lines), ["partial", "next"])
+        // A line read in pieces is placed at its first piece.
+        XCTAssertEqual(lines.values.map(\.offset), [0, 8])
     }
 
     func testRotationByRenameDrainsTheOldFileFirst() async {
@@ -119,6 +123,8 @@ final class LiveFollowTests: XCTestCase {
         do { let ok = await lines.wait(for: 3); XCTAssertTrue(ok) }
         await lines.stop()
         XCTAssertEqual(texts(lines), ["first", "second", "after"])
+        // After the truncation, offsets are in the new contents.
+        XCTAssertEqual(lines.values.map(\.offset), [5, 11, 0])
     }
 
     func testTruncatedAndRefilledPastTheOldPositionBetweenChecks() async {

@@ -131,7 +131,8 @@ final class FileTail {
 
     /// Reads what is new; see the type's description. Returns true when it stopped at `readLimit` with more
     /// to read, so the follower checks again without waiting.
-    func check(now: UInt64, scratch: UnsafeMutableRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void,
+    /// `emit` gets each line without its `\n` and the byte offset of its first byte in the file that held it.
+    func check(now: UInt64, scratch: UnsafeMutableRawBufferPointer, emit: (UnsafeRawBufferPointer, Int) -> Void,
                notice: (FollowNotice) -> Void) -> Bool {
         var info = stat()
         let exists = PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 && (info.st_mode & S_IFMT) == S_IFREG
@@ -223,9 +224,10 @@ final class FileTail {
 
     /// Reads `file` from its offset until its end or until `budget` bytes; true when the budget ran out.
     private func read(_ file: TailedFile, budget: inout Int, now: UInt64, scratch: UnsafeMutableRawBufferPointer,
-                      emit: (UnsafeRawBufferPointer) -> Void, notice: (FollowNotice) -> Void) -> Bool {
+                      emit: (UnsafeRawBufferPointer, Int) -> Void, notice: (FollowNotice) -> Void) -> Bool {
         while budget > 0 {
-            let got = pread(file.fd, scratch.baseAddress!, Swift.min(scratch.count, budget), off_t(file.offset))
+            let at = file.offset
+            let got = pread(file.fd, scratch.baseAddress!, Swift.min(scratch.count, budget), off_t(at))
             if got < 0 {
                 if errno == EINTR { continue }
                 report(System.error(path, errno), notice)
@@ -236,14 +238,15 @@ final class FileTail {
             file.lastRead = now
             file.noteRead(UnsafeRawBufferPointer(rebasing: scratch[0..<got]))
             budget -= got
-            split(file, UnsafeRawBufferPointer(rebasing: scratch[0..<got]), emit: emit, notice: notice)
+            split(file, UnsafeRawBufferPointer(rebasing: scratch[0..<got]), at: at, emit: emit, notice: notice)
         }
         return true
     }
 
-    /// Delivers each line `bytes` completes and keeps the unfinished rest in `file.carry`.
-    private func split(_ file: TailedFile, _ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void,
-                       notice: (FollowNotice) -> Void) {
+    /// Delivers each line `bytes` (read at file offset `at`) completes, with the offset of its first byte, and
+    /// keeps the unfinished rest in `file.carry`.
+    private func split(_ file: TailedFile, _ bytes: UnsafeRawBufferPointer, at: Int,
+                       emit: (UnsafeRawBufferPointer, Int) -> Void, notice: (FollowNotice) -> Void) {
         let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let end = bytes.count
         var start = 0
@@ -266,10 +269,11 @@ final class FileTail {
                 notice(.overlongLine(path, file.carry.count + (newline - start)))
                 file.carry.removeAll()
             } else if file.carry.isEmpty {
-                emit(UnsafeRawBufferPointer(start: base + start, count: newline - start))
+                emit(UnsafeRawBufferPointer(start: base + start, count: newline - start), at + start)
             } else {
+                let lineStart = at - file.carry.count
                 file.carry.append(contentsOf: UnsafeBufferPointer(start: base + start, count: newline - start))
-                file.carry.withUnsafeBytes { emit($0) }
+                file.carry.withUnsafeBytes { emit($0, lineStart) }
                 file.carry.removeAll(keepingCapacity: file.carry.capacity <= 1 << 16)
             }
             start = newline + 1

@@ -40,12 +40,17 @@ public struct FollowedLine: Sendable, Equatable {
     /// The line's 1-based number in its input, when the source knows it: `StoredLines` numbers every line,
     /// `Follow` (which may start anywhere in a file) none.
     public let line: Int?
+    /// The byte offset of the line's first byte in the file that held it when it was read, when the source
+    /// knows it: `Follow` gives it for every line (after a rotation or truncation it is an offset in the new
+    /// file or contents), `StoredLines` numbers lines instead.
+    public let offset: Int?
 
-    /// A line of `path` with `bytes` (without the `\n`) and its 1-based number, when known.
-    public init(path: String, bytes: [UInt8], line: Int? = nil) {
+    /// A line of `path` with `bytes` (without the `\n`), its 1-based number and its byte offset, when known.
+    public init(path: String, bytes: [UInt8], line: Int? = nil, offset: Int? = nil) {
         self.path = path
         self.bytes = bytes
         self.line = line
+        self.offset = offset
     }
 
     /// The line decoded as UTF-8 (invalid bytes become U+FFFD).
@@ -185,7 +190,7 @@ final class Follower: @unchecked Sendable {
             for index in dirty.sorted() {
                 let tail = tails[index]
                 let path = tail.path
-                if tail.check(now: now, scratch: scratch, emit: { batch.append(FollowedLine(path: path, bytes: Array($0))) },
+                if tail.check(now: now, scratch: scratch, emit: { batch.append(FollowedLine(path: path, bytes: Array($0), offset: $1)) },
                               notice: notice) {
                     more.insert(index)
                 }

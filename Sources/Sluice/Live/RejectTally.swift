@@ -13,21 +13,33 @@ public enum LineRejection: Sendable, Equatable {
 /// the one that reports, so it locks; it is touched only for rejected lines.
 public final class RejectTally: Sendable {
     /// A place in the input: the path, and the 1-based line number when the source knows it (`StoredLines`
-    /// does; `Follow`, which starts anywhere in a file, does not).
+    /// does), or else the line's byte offset (`Follow`, which starts anywhere in a file, gives offsets).
     public struct Location: Sendable, Equatable, CustomStringConvertible {
         /// The path the line came from, as given to the source.
         public let path: String
         /// The line's 1-based number in its input, or nil when the source does not number its lines.
         public let line: Int?
+        /// The byte offset of the line's first byte in its file, or nil when the source does not give it.
+        public let offset: Int?
 
-        /// The place `path`, at 1-based `line` when known.
-        public init(path: String, line: Int?) {
+        /// The place `path`, at 1-based `line` or byte `offset` when known.
+        public init(path: String, line: Int?, offset: Int? = nil) {
             self.path = path
             self.line = line
+            self.offset = offset
         }
 
-        /// `path:line`, or `path` without a line number.
-        public var description: String { line.map { "\(path):\($0)" } ?? path }
+        /// The place of `line` as its source gave it.
+        public init(_ line: FollowedLine) {
+            self.init(path: line.path, line: line.line, offset: line.offset)
+        }
+
+        /// `path:line`, else `path, byte N`, else `path`.
+        public var description: String {
+            if let line { return "\(path):\(line)" }
+            if let offset { return "\(path), byte \(offset)" }
+            return path
+        }
     }
 
     /// The counts so far.
@@ -52,7 +64,7 @@ public final class RejectTally: Sendable {
     /// Counts `rejection` of `line`; returns true when it is the first of its kind.
     @discardableResult
     public func note(_ rejection: LineRejection, _ line: FollowedLine) -> Bool {
-        let location = Location(path: line.path, line: line.line)
+        let location = Location(line)
         return state.withLock { counts in
             switch rejection {
             case .malformed:

@@ -192,6 +192,14 @@ extension ErrorTests {
             }
             XCTAssertTrue(output == expected, "\(output.count) bytes, expected \(expected.count)")
         }
+        // An engine used again after a strict failure answers from nothing (it added the failed run's records).
+        let good = Fixture.write(Array((lines[0..<5].joined(separator: "\n") + "\n").utf8), to: dir + "/good")
+        for operation in [Operation.count(by: nil), .sum("bytes"), .distinct("host", withCounts: true)] {
+            let engine = try Engine(query: Query(operation: operation, strict: true), options: ExecutionOptions(threads: 2))
+            XCTAssertThrowsError(try engine.run([.file(path)]))
+            let again = try engine.run([.file(good)]).answer
+            XCTAssertEqual(again, try Engine(query: Query(operation: operation)).run([.file(good)]).answer)
+        }
         // Through a real pipe (the test helper's standard input is a file, which is mapped).
         let big = Fixture.write(Array("not a record\n".utf8) + Fixture.log(size: 3_000_000, seed: 5), to: dir + "/big")
         func piped(_ file: String, _ arguments: String) -> (out: [UInt8], err: String, status: Int32) {

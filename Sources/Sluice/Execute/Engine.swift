@@ -62,6 +62,7 @@ public final class Engine {
             }
         }
         if query.strict, let first = firstMalformed {
+            for processor in processors { processor.reset() }  // the next run starts from nothing
             throw SluiceError(.malformedLine, path: first.path, "malformed line", line: first.line)
         }
         let (answer, overflowed) = mergedAnswer()

@@ -6,8 +6,10 @@ public enum Answer: Sendable, Equatable {
     case counts([Entry])
     /// `distinct` without counts: values sorted bytewise.
     case values([[UInt8]])
-    /// `max`/`min`: the winning value and its companion, or nil when there were no records.
+    /// `max`/`min`: the winning value (an integer field's as its decimal digits) and its companion, which is
+    /// nil when the query has no `with` field.
     case extreme(value: [UInt8], with: [UInt8]?)
+    /// `max`/`min` over no selected record.
     case noRecords
     /// grep and select write their lines to the output sink instead.
     case streamed

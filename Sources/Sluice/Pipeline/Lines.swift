@@ -48,14 +48,17 @@ public struct Lines: Sequence {
     /// sequence is a `Lines`, or a `StoreLast` or `TracedSequence` of one, the new pipeline shares its status,
     /// so a read or decoding error of the wrapped pipeline is thrown by this one's terminal operations.
     public init<S: Sequence>(wrapping lines: S) where S.Element == Line {
+        let shared = (lines as? CarriesPipelineStatus)?.pipelineStatus
+        self.init(wrapping: lines, status: shared ?? PipelineStatus(), countingLines: shared == nil)
+    }
+
+    /// Lines from `lines` with `status`; `countingLines` false when the wrapped pipeline counts its lines in
+    /// that status itself.
+    init<S: Sequence>(wrapping lines: S, status: PipelineStatus, countingLines: Bool) where S.Element == Line {
         origin = .wrapped { AnyIterator(lines.makeIterator()) }
         settings = PipelineSettings()
-        if let shared = (lines as? CarriesPipelineStatus)?.pipelineStatus {
-            status = shared
-            countsWrappedLines = false  // the wrapped pipeline counts its lines in the shared status itself
-        } else {
-            status = PipelineStatus()
-        }
+        self.status = status
+        countsWrappedLines = countingLines
     }
 
     /// The lines of the named files, in order; compressed files are decoded (Python's `open`, made

@@ -175,3 +175,11 @@ public final class LogSource: Sequence, CustomStringConvertible {
         }
     }
 }
+
+extension LogSources: CarriesPipelineStatus {
+    var pipelineStatus: PipelineStatus? { status }
+}
+
+extension LogSource: CarriesPipelineStatus {
+    var pipelineStatus: PipelineStatus? { status }
+}

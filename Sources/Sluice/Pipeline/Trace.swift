@@ -85,3 +85,44 @@ extension TracedSequence: CarriesPipelineStatus {
 extension Lines: CarriesPipelineStatus {
     var pipelineStatus: PipelineStatus? { status }
 }
+
+/// The lines of each sequence of `sources` in turn. When a source that belongs to a pipeline (see
+/// `CarriesPipelineStatus`) ends with an error in its status, the lines end there and the error is copied to
+/// `status`, so that the pipeline reading these lines throws it.
+struct ConcatenatedLines<S: Sequence>: Sequence where S.Element: Sequence, S.Element.Element == Line {
+    let sources: S
+    let status: PipelineStatus
+
+    func makeIterator() -> Iterator { Iterator(outer: sources.makeIterator(), status: status) }
+
+    struct Iterator: IteratorProtocol {
+        var outer: S.Iterator
+        let status: PipelineStatus
+        var inner: S.Element.Iterator?
+        var innerStatus: PipelineStatus?
+        var ended = false
+
+        init(outer: S.Iterator, status: PipelineStatus) {
+            self.outer = outer
+            self.status = status
+        }
+
+        mutating func next() -> Line? {
+            while !ended {
+                if let line = inner?.next() { return line }
+                if let error = innerStatus?.error {
+                    status.fail(error)
+                    ended = true
+                    return nil
+                }
+                guard let source = outer.next() else {
+                    ended = true
+                    return nil
+                }
+                innerStatus = (source as? CarriesPipelineStatus)?.pipelineStatus
+                inner = source.makeIterator()
+            }
+            return nil
+        }
+    }
+}

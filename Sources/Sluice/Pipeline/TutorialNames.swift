@@ -19,9 +19,13 @@ public func genOpen(_ files: LogFiles) -> LogSources { files.open() }
 /// `gen_cat(sources)`: the lines of each source in turn. See `LogSources.cat()`.
 public func genCat(_ sources: LogSources) -> Lines { sources.cat() }
 
-/// `gen_cat` over any sequence of line sequences (sequential only).
+/// `gen_cat` over any sequence of line sequences, such as an array of `LogSource`s or a traced `LogSources`
+/// (sequential only). A source that ended in an error (a `LogSource` that could not be read or decoded, a
+/// `Lines` whose run failed) ends the lines there, and the terminal operations throw its error.
 public func genCat<S: Sequence>(_ sources: S) -> Lines where S.Element: Sequence, S.Element.Element == Line {
-    Lines(wrapping: sources.lazy.flatMap { $0 })
+    let shared = (sources as? CarriesPipelineStatus)?.pipelineStatus
+    let status = shared ?? PipelineStatus()
+    return Lines(wrapping: ConcatenatedLines(sources: sources, status: status), status: status, countingLines: shared == nil)
 }
 
 /// `gen_grep(pat, lines)`: the lines a PCRE2 pattern matches. Throws `.invalidPattern`. See `Lines.grep(_:caseless:)`.

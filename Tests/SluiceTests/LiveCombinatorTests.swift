@@ -244,6 +244,35 @@ final class LiveCombinatorTests: XCTestCase {
         XCTAssertEqual(count, 10)
         XCTAssertEqual(box.value, 9)
     }
+
+    /// A reactor that could not have its epoll descriptors (a process out of descriptors trapped on a
+    /// precondition) waits by polling, with the same outcomes: deadline, readiness, token and cancellation.
+    func testAReactorWithoutEpollStillWaits() async throws {
+        let reactor = Reactor(polling: true)
+        XCTAssertFalse(reactor.usesEpoll)
+        XCTAssertTrue(Reactor.shared.usesEpoll)
+        let start = monotonicNanoseconds()
+        let slept = await reactor.sleep(until: start + 30_000_000)
+        XCTAssertTrue(slept)
+        XCTAssertGreaterThanOrEqual(monotonicNanoseconds() - start, 30_000_000)
+        var ends: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&ends), 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let outcome = await reactor.wait(fd: ends[0], deadline: monotonicNanoseconds() + 20_000_000)
+        XCTAssertEqual(outcome, .timedOut)
+        XCTAssertEqual(write(ends[1], "x", 1), 1)
+        let ready = await reactor.wait(fd: ends[0], deadline: monotonicNanoseconds() + 5_000_000_000)
+        XCTAssertEqual(ready, .ready(.read))
+        let token = ShutdownToken()
+        Task { try await Task.sleep(nanoseconds: 20_000_000); token.trigger() }
+        let stopped = await reactor.wait(fd: nil, deadline: nil, token: token)
+        XCTAssertEqual(stopped, .interrupted)
+        let waiter = Task { await reactor.wait(fd: nil, deadline: nil, tokens: []) }
+        try await Task.sleep(nanoseconds: 20_000_000)
+        waiter.cancel()
+        let cancelled = await waiter.value
+        XCTAssertEqual(cancelled, .interrupted)
+    }
 }
 
 /// A second sequence type, to merge sources of different types.

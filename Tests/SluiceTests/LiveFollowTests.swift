@@ -48,6 +48,29 @@ final class LiveFollowTests: XCTestCase {
         XCTAssertEqual(texts(lines), ["a", "b", "c"])
     }
 
+    /// A read limit of 0 (it spun without delivering a line) and intervals of 0 are brought within their ranges.
+    func testOptionsOutsideTheirRangesStillDeliverEveryLine() async {
+        LiveFixture.append("a\nb\n", to: folder + "/log")
+        let lines = follow(["log"], fromStart: true) { options in
+            options.readLimit = 0
+            options.pollInterval = 0
+            options.rescanInterval = 0
+        }
+        do { let ok = await lines.wait(for: 2); XCTAssertTrue(ok) }
+        LiveFixture.append("c\n", to: folder + "/log")
+        do { let ok = await lines.wait(for: 3); XCTAssertTrue(ok) }
+        await lines.stop()
+        XCTAssertEqual(texts(lines), ["a", "b", "c"])
+        var given = FollowOptions()
+        given.readLimit = -1
+        given.pollInterval = 0
+        given.maxLineLength = -5
+        let options = Follow(["x"], options: given).options
+        XCTAssertEqual(options.readLimit, 1)
+        XCTAssertEqual(options.pollInterval, FollowOptions.shortestInterval)
+        XCTAssertEqual(options.maxLineLength, 0)
+    }
+
     func testPartialLineIsDeliveredOnlyOnceItsNewlineIsWritten() async {
         LiveFixture.append("", to: folder + "/log")
         let lines = follow(["log"])

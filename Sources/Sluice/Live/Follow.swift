@@ -29,6 +29,20 @@ public struct FollowOptions: Sendable {
         self.fromStart = fromStart
         self.shutdown = shutdown
     }
+
+    /// The shortest `pollInterval` and `rescanInterval` a follower uses (1 ms), so that it never spins.
+    public static let shortestInterval: UInt64 = 1_000_000
+
+    /// These options with `pollInterval` and `rescanInterval` at least `shortestInterval`, `readLimit` at least
+    /// 1 and `maxLineLength` at least 0; `Follow` uses them so.
+    public func withinLimits() -> FollowOptions {
+        var options = self
+        options.pollInterval = max(pollInterval, FollowOptions.shortestInterval)
+        options.rescanInterval = max(rescanInterval, FollowOptions.shortestInterval)
+        options.readLimit = max(readLimit, 1)
+        options.maxLineLength = max(maxLineLength, 0)
+        return options
+    }
 }
 
 /// One line read from a followed file.
@@ -77,13 +91,14 @@ public struct FollowedLine: Sendable, Equatable {
 public struct Follow: AsyncSequence, Sendable {
     /// The followed paths, in the order files with news at once are read.
     public let paths: [String]
-    /// How the paths are watched and read, and the token that ends the sequence.
+    /// How the paths are watched and read, and the token that ends the sequence: the options as given, brought
+    /// within their limits (see `FollowOptions.withinLimits()`).
     public let options: FollowOptions
 
     /// Follows `paths`; nothing is opened until an iterator is made.
     public init(_ paths: [String], options: FollowOptions = FollowOptions()) {
         self.paths = paths
-        self.options = options
+        self.options = options.withinLimits()
     }
 
     /// The same lines, handed over in the groups read together (one group per check): handy to write a group

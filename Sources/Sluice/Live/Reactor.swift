@@ -44,9 +44,14 @@ func monotonicNanoseconds() -> UInt64 {
 /// when its task is cancelled or its `ShutdownToken` is triggered.
 ///
 /// The reactor is created on first use and lives for the rest of the process, holding two descriptors (the
-/// epoll instance and an eventfd that wakes its thread when a nearer deadline arrives).
+/// epoll instance and an eventfd that wakes its thread when a nearer deadline arrives). When it cannot have them
+/// or its thread (the process is out of descriptors or threads), it still works, by polling: each wait checks
+/// its descriptor, deadline, task and tokens every `pollingStep`.
 final class Reactor: @unchecked Sendable {
-    static let shared = Reactor()
+    static let shared = Reactor(polling: false)
+
+    /// How often a reactor without epoll checks its waits.
+    static let pollingStep: UInt64 = 10_000_000
 
     private struct Waiter {
         var continuation: CheckedContinuation<WaitOutcome, Never>
@@ -67,13 +72,25 @@ final class Reactor: @unchecked Sendable {
 
     private let epoll: Int32
     private let wakeFD: Int32
+    /// False when the epoll instance, the eventfd or the thread could not be had: waits then poll. Set only
+    /// while the reactor is made.
+    private(set) var usesEpoll = false
     private let state = Mutex(State())
 
-    private init() {
-        epoll = CInotify_epoll_create()
-        wakeFD = CInotify_eventfd()
-        precondition(epoll >= 0 && wakeFD >= 0, "cannot create the epoll instance: \(String(cString: strerror(errno)))")
-        _ = CInotify_epoll_watch(epoll, wakeFD, 0)
+    /// A reactor with its epoll thread, or, with `polling` or when that cannot be had, one that polls.
+    init(polling: Bool) {
+        var epoll: Int32 = -1, wakeFD: Int32 = -1
+        if !polling {
+            epoll = CInotify_epoll_create()
+            wakeFD = CInotify_eventfd()
+        }
+        guard epoll >= 0, wakeFD >= 0, CInotify_epoll_watch(epoll, wakeFD, 0) == 0 else {
+            if epoll >= 0 { Glibc.close(epoll) }
+            if wakeFD >= 0 { Glibc.close(wakeFD) }
+            (self.epoll, self.wakeFD) = (-1, -1)
+            return
+        }
+        (self.epoll, self.wakeFD) = (epoll, wakeFD)
         let box = Unmanaged.passRetained(self)
         var handle = pthread_t()
         let created = pthread_create(&handle, nil, { argument in
@@ -81,8 +98,14 @@ final class Reactor: @unchecked Sendable {
             reactor.loop()
             return nil
         }, box.toOpaque())
-        precondition(created == 0, "cannot start the reactor thread")
-        pthread_detach(handle)
+        if created == 0 {
+            pthread_detach(handle)
+            usesEpoll = true
+        } else {
+            box.release()
+            Glibc.close(epoll)
+            Glibc.close(wakeFD)
+        }
     }
 
     /// Suspends until `fd` is ready for `events`, `deadline` (monotonic nanoseconds) passes, the calling task is
@@ -96,6 +119,7 @@ final class Reactor: @unchecked Sendable {
     /// `wait` interrupted by any of several tokens.
     func wait(fd: Int32?, for events: IOEvents = .read, deadline: UInt64? = nil,
               tokens: [ShutdownToken]) async -> WaitOutcome {
+        guard usesEpoll else { return await pollingWait(fd: fd, for: events, deadline: deadline, tokens: tokens) }
         let id = state.withLock { state -> UInt64 in
             let id = state.nextID
             state.nextID += 1
@@ -132,6 +156,30 @@ final class Reactor: @unchecked Sendable {
             }
         } onCancel: {
             interrupt(id)
+        }
+    }
+
+    /// `wait` without epoll: checks the task, the tokens, the descriptor (`poll` with no timeout) and the deadline
+    /// every `pollingStep`.
+    private func pollingWait(fd: Int32?, for events: IOEvents, deadline: UInt64?,
+                             tokens: [ShutdownToken]) async -> WaitOutcome {
+        while true {
+            if Task.isCancelled || tokens.contains(where: \.isTriggered) { return .interrupted }
+            if let fd {
+                let asked = (events.contains(.read) ? Int16(POLLIN) : 0) | (events.contains(.write) ? Int16(POLLOUT) : 0)
+                var request = pollfd(fd: fd, events: asked, revents: 0)
+                if poll(&request, 1, 0) > 0 {
+                    let trouble = request.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0
+                    var fired: IOEvents = []
+                    if events.contains(.read) && (request.revents & Int16(POLLIN) != 0 || trouble) { fired.insert(.read) }
+                    if events.contains(.write) && (request.revents & Int16(POLLOUT) != 0 || trouble) { fired.insert(.write) }
+                    return .ready(fired)
+                }
+            }
+            let now = monotonicNanoseconds()
+            if let deadline, deadline <= now { return .timedOut }
+            let step = Swift.min(Reactor.pollingStep, (deadline ?? UInt64.max) - now)
+            try? await Task.sleep(nanoseconds: step)
         }
     }
 

@@ -1,5 +1,6 @@
 #include "CISAL.h"
-void CISAL_inflate_init_gzip(struct inflate_state *state) {
+
+void CISAL_inflate_init_gzip_body(struct inflate_state *state) {
     isal_inflate_init(state);
-    state->crc_flag = ISAL_GZIP;
+    state->crc_flag = ISAL_GZIP_NO_HDR_VER;
 }

@@ -2,15 +2,35 @@ import CISAL
 import CZlib
 
 /// Shared member bookkeeping for the gzip decoders: a file is a sequence of members, decoded as their
-/// concatenation. A member that fails before yielding any byte after a complete one is trailing garbage.
+/// concatenation. Zero bytes after a member are padding and end the file cleanly, as gzip takes them; any other
+/// bytes after a member that do not start one are trailing garbage.
 struct MemberTracker {
     var inProgress = false
     var index = 0
     var outputInMember = 0
+    /// Where zero padding after the last member began, or nil outside padding.
+    var paddingStart: Int?
 
     /// True when `next[0..<available]` cannot start a gzip member (its magic is `1f 8b`).
     static func isGarbage(_ next: UnsafePointer<UInt8>, _ available: Int) -> Bool {
         (available >= 1 && next[0] != 0x1f) || (available >= 2 && next[1] != 0x8b)
+    }
+
+    /// At a boundary after a member, with `next[0..<available]` (at compressed `offset`) the bytes that follow:
+    /// skips zero padding and returns how many bytes it skipped, or throws trailing garbage. A member may start
+    /// once no byte was skipped and `paddingStart` is nil.
+    mutating func skipPadding(_ next: UnsafePointer<UInt8>, _ available: Int, offset: Int, path: String) throws(SluiceError) -> Int {
+        if paddingStart == nil {
+            guard available > 0, next[0] == 0 else {
+                if MemberTracker.isGarbage(next, available) { throw garbage(path, offset: offset) }
+                return 0
+            }
+            paddingStart = offset
+        }
+        var skipped = 0
+        while skipped < available && next[skipped] == 0 { skipped += 1 }
+        if skipped < available { throw garbage(path, offset: paddingStart ?? offset) }
+        return skipped
     }
 
     func garbage(_ path: String, offset: Int) -> SluiceError {
@@ -25,26 +45,35 @@ struct MemberTracker {
     }
 }
 
-/// gzip decoding with Intel ISA-L's `isal_inflate`, the fast path. Handles multi-member files, checks each
-/// member's CRC32, and reports truncation and trailing garbage with the compressed offset.
+/// gzip decoding with Intel ISA-L's `isal_inflate`, the fast path. Handles multi-member files and zero padding
+/// after the last member, reads each member's header with `GzipHeader` (ISA-L is given the deflate data and
+/// checks the trailer's CRC32 and length), and reports truncation and trailing garbage with the compressed offset.
 final class IsalGzipStream: DecodedStream {
     private let input: CompressedInput
     private let state: UnsafeMutablePointer<inflate_state>
     private var inputCount = 0
     private var members = MemberTracker()
+    private var header = GzipHeader()
+    private var headerStart = 0
     private var finished = false
     private(set) var error: SluiceError?
 
     init(_ input: CompressedInput) {
         self.input = input
         state = .allocate(capacity: 1)
-        CISAL_inflate_init_gzip(state)
+        CISAL_inflate_init_gzip_body(state)
         state.pointee.avail_in = 0
     }
 
     deinit { state.deallocate() }
 
     private var offset: Int { input.consumedBefore + inputCount - Int(state.pointee.avail_in) }
+
+    /// Moves the input position `count` bytes on.
+    private func skip(_ count: Int) {
+        state.pointee.next_in += count
+        state.pointee.avail_in -= UInt32(count)
+    }
 
     func fill(_ output: ByteBuffer, limit: Int) -> Bool {
         guard !finished else { return false }
@@ -65,17 +94,42 @@ final class IsalGzipStream: DecodedStream {
             }
             if !members.inProgress {
                 if members.index > 0 {
-                    if MemberTracker.isGarbage(state.pointee.next_in, Int(state.pointee.avail_in)) {
-                        return stop(members.garbage(input.path, offset: offset))
+                    do {
+                        let skipped = try members.skipPadding(state.pointee.next_in, Int(state.pointee.avail_in),
+                                                              offset: offset, path: input.path)
+                        skip(skipped)
+                        if members.paddingStart != nil { continue }
+                    } catch {
+                        return stop(error)
                     }
-                    // Another member follows: reset the decoder but keep the unread input.
-                    let nextIn = state.pointee.next_in, availIn = state.pointee.avail_in
-                    CISAL_inflate_init_gzip(state)
-                    state.pointee.next_in = nextIn
-                    state.pointee.avail_in = availIn
                 }
                 members.inProgress = true
                 members.outputInMember = 0
+                header = GzipHeader()
+                headerStart = offset
+            }
+            if !header.isComplete {
+                let (used, outcome) = header.consume(state.pointee.next_in, Int(state.pointee.avail_in))
+                skip(used)
+                switch outcome {
+                case .needMore:
+                    continue
+                case .notGzip where members.index > 0:
+                    return stop(members.garbage(input.path, offset: headerStart))
+                case .notGzip:
+                    return stop(SluiceError(.corruptGzip, path: input.path, "corrupt gzip stream: not a gzip member",
+                                            offset: headerStart))
+                case .invalid(let message):
+                    return stop(SluiceError(.corruptGzip, path: input.path, "corrupt gzip stream: \(message)",
+                                            offset: headerStart))
+                case .complete:
+                    // The deflate data follows: a fresh decoder that checks the trailer, on the unread input.
+                    let nextIn = state.pointee.next_in, availIn = state.pointee.avail_in
+                    CISAL_inflate_init_gzip_body(state)
+                    state.pointee.next_in = nextIn
+                    state.pointee.avail_in = availIn
+                    if availIn == 0 { continue }
+                }
             }
             output.reserve(max(limit - output.count, 1 << 16))
             let room = min(output.capacity - output.count, Int(UInt32.max >> 1))
@@ -87,7 +141,8 @@ final class IsalGzipStream: DecodedStream {
             output.count += produced
             members.outputInMember += produced
             if result < 0 {
-                return stop(members.failure(input.path, IsalGzipStream.describe(result), offset: before))
+                return stop(SluiceError(.corruptGzip, path: input.path,
+                                        "corrupt gzip stream: \(IsalGzipStream.describe(result))", offset: before))
             }
             if state.pointee.block_state == ISAL_BLOCK_FINISH {
                 members.inProgress = false
@@ -110,7 +165,7 @@ final class IsalGzipStream: DecodedStream {
         case ISAL_INVALID_LOOKBACK: return "invalid back-reference distance"
         case ISAL_INVALID_WRAPPER: return "invalid gzip header"
         case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method"
-        case ISAL_INCORRECT_CHECKSUM: return "CRC32 mismatch"
+        case ISAL_INCORRECT_CHECKSUM: return "the trailer's CRC32 or length does not match the data"
         default: return "ISA-L error \(code)"
         }
     }
@@ -159,8 +214,14 @@ final class ZlibGzipStream: DecodedStream {
             }
             if !members.inProgress {
                 if members.index > 0 {
-                    if MemberTracker.isGarbage(stream.pointee.next_in, Int(stream.pointee.avail_in)) {
-                        return stop(members.garbage(input.path, offset: offset))
+                    do {
+                        let skipped = try members.skipPadding(stream.pointee.next_in, Int(stream.pointee.avail_in),
+                                                              offset: offset, path: input.path)
+                        stream.pointee.next_in += skipped
+                        stream.pointee.avail_in -= UInt32(skipped)
+                        if members.paddingStart != nil { continue }
+                    } catch {
+                        return stop(error)
                     }
                     inflateReset(stream)
                 }

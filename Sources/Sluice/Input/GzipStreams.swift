@@ -7,7 +7,6 @@ import CZlib
 struct MemberTracker {
     var inProgress = false
     var index = 0
-    var outputInMember = 0
     /// Where zero padding after the last member began, or nil outside padding.
     var paddingStart: Int?
 
@@ -37,11 +36,9 @@ struct MemberTracker {
         SluiceError(.trailingGarbage, path: path, "trailing garbage after gzip member \(index)", offset: offset)
     }
 
+    /// A damaged member (one that starts with the gzip magic is a member, not garbage, whatever follows).
     func failure(_ path: String, _ message: String, offset: Int) -> SluiceError {
-        if index > 0 && outputInMember == 0 {
-            return SluiceError(.trailingGarbage, path: path, "trailing garbage after gzip member \(index)", offset: offset)
-        }
-        return SluiceError(.corruptGzip, path: path, "corrupt gzip stream: \(message)", offset: offset)
+        SluiceError(.corruptGzip, path: path, "corrupt gzip stream: \(message)", offset: offset)
     }
 }
 
@@ -104,7 +101,6 @@ final class IsalGzipStream: DecodedStream {
                     }
                 }
                 members.inProgress = true
-                members.outputInMember = 0
                 header = GzipHeader()
                 headerStart = offset
             }
@@ -117,11 +113,9 @@ final class IsalGzipStream: DecodedStream {
                 case .notGzip where members.index > 0:
                     return stop(members.garbage(input.path, offset: headerStart))
                 case .notGzip:
-                    return stop(SluiceError(.corruptGzip, path: input.path, "corrupt gzip stream: not a gzip member",
-                                            offset: headerStart))
+                    return stop(members.failure(input.path, "not a gzip member", offset: headerStart))
                 case .invalid(let message):
-                    return stop(SluiceError(.corruptGzip, path: input.path, "corrupt gzip stream: \(message)",
-                                            offset: headerStart))
+                    return stop(members.failure(input.path, message, offset: headerStart))
                 case .complete:
                     // The deflate data follows: a fresh decoder that checks the trailer, on the unread input.
                     let nextIn = state.pointee.next_in, availIn = state.pointee.avail_in
@@ -139,10 +133,8 @@ final class IsalGzipStream: DecodedStream {
             let result = isal_inflate(state)
             let produced = room - Int(state.pointee.avail_out)
             output.count += produced
-            members.outputInMember += produced
             if result < 0 {
-                return stop(SluiceError(.corruptGzip, path: input.path,
-                                        "corrupt gzip stream: \(IsalGzipStream.describe(result))", offset: before))
+                return stop(members.failure(input.path, IsalGzipStream.describe(result), offset: before))
             }
             if state.pointee.block_state == ISAL_BLOCK_FINISH {
                 members.inProgress = false
@@ -226,7 +218,6 @@ final class ZlibGzipStream: DecodedStream {
                     inflateReset(stream)
                 }
                 members.inProgress = true
-                members.outputInMember = 0
             }
             output.reserve(max(limit - output.count, 1 << 16))
             let room = min(output.capacity - output.count, Int(UInt32.max >> 1))
@@ -236,7 +227,6 @@ final class ZlibGzipStream: DecodedStream {
             let result = inflate(stream, Z_NO_FLUSH)
             let produced = room - Int(stream.pointee.avail_out)
             output.count += produced
-            members.outputInMember += produced
             switch result {
             case Z_STREAM_END:
                 members.inProgress = false

@@ -11,6 +11,7 @@
 static _Atomic(uintptr_t) slot_base[SLOTS];
 static _Atomic(size_t) slot_length[SLOTS];
 static _Atomic(uint64_t) slot_faults[SLOTS];
+static _Atomic(size_t) slot_first_fault[SLOTS];
 static _Atomic(int) slot_used[SLOTS];
 static uintptr_t page_size = 4096;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -25,6 +26,9 @@ static void on_sigbus(int signo, siginfo_t *info, void *context) {
             void *page = (void *)(address & ~(page_size - 1));
             if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
                 atomic_fetch_add(&slot_faults[i], 1);
+                size_t offset = (uintptr_t)page > base ? (uintptr_t)page - base : 0;
+                size_t lowest = atomic_load(&slot_first_fault[i]);
+                while (offset < lowest && !atomic_compare_exchange_weak(&slot_first_fault[i], &lowest, offset)) {}
                 return;
             }
             break;
@@ -50,6 +54,7 @@ int CSysGuard_register(const void *base, size_t length) {
         int expected = 0;
         if (atomic_compare_exchange_strong(&slot_used[i], &expected, 1)) {
             atomic_store(&slot_faults[i], 0);
+            atomic_store(&slot_first_fault[i], SIZE_MAX);
             atomic_store(&slot_length[i], length);
             atomic_store(&slot_base[i], (uintptr_t)base);
             return i;
@@ -68,4 +73,10 @@ void CSysGuard_unregister(int slot) {
 uint64_t CSysGuard_faults(int slot) {
     if (slot < 0 || slot >= SLOTS) return 0;
     return atomic_load(&slot_faults[slot]);
+}
+
+int64_t CSysGuard_first_fault(int slot) {
+    if (slot < 0 || slot >= SLOTS) return -1;
+    size_t offset = atomic_load(&slot_first_fault[slot]);
+    return offset == SIZE_MAX ? -1 : (int64_t)offset;
 }

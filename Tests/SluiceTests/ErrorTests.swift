@@ -147,6 +147,39 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(CSysGuard_faults(slot), 1)
     }
 
+    /// A file that shrinks while a window is being read: what was read past its new end (zeros: faulting pages
+    /// through the SIGBUS guard, the rest of the last page without a fault) is not merged, so no line of zeros
+    /// is counted (it was, one per piece, and grep printed such lines), and the error is reported. A file that
+    /// shrinks below what earlier windows read is reported too (it ended the run silently).
+    func testAFileThatShrinksWhileReadCountsOnlyItsRealLines() throws {
+        final class Truncating: RecordSink {
+            let path: String, size: Int
+            var seen = 0
+            init(_ path: String, _ size: Int) { (self.path, self.size) = (path, size) }
+            func accept(_ record: Record) -> Bool {
+                seen += 1
+                if seen == 600 { truncate(path, off_t(size)) }
+                return true
+            }
+            func merge(_ other: RecordSink) {}
+        }
+        let dir = Fixture.directory()
+        let line = Array("0123456789 abcdefghij 0123456789 abcdefghij 0123456789 abcdefg\n".utf8)
+        let bytes = Array(repeatElement(line, count: 4096).joined())
+        for (newSize, window) in [(100_000, 1 << 20), (102_400, 1 << 20), (150_001, 1 << 20), (20_000, 16 << 10)] {
+            let path = Fixture.write(bytes, to: dir + "/shrinks")
+            var query = Query(format: .fields, operation: .count(by: nil))
+            query.custom = CustomAggregate { Truncating(path, newSize) }
+            let options = ExecutionOptions(threads: 1, chunkSize: 8192, windowSize: window, smallFileLimit: 0)
+            let report = try Engine(query: query, options: options).run([.file(path)])
+            XCTAssertEqual(report.inputs[0].error?.code, .fileShrank, "\(newSize)")
+            XCTAssertEqual(report.inputs[0].error?.offset, newSize)
+            // Real lines only: those the file now holds, or those read before it shrank below them.
+            XCTAssertLessThanOrEqual(report.inputs[0].lines, max(newSize / line.count, 600), "\(newSize)")
+            XCTAssertGreaterThanOrEqual(report.inputs[0].lines, min(600, newSize / line.count) - 8192 / line.count)
+        }
+    }
+
     /// A file truncated while sluice reads it: an error or a complete answer, never a crash.
     func testFileTruncatedDuringARunNeverCrashes() {
         let dir = Fixture.directory()

@@ -1,8 +1,8 @@
 // CSysGuard: keeps a memory-mapped file that shrinks under us (rotation by truncation) from killing the process.
 // Touching a mapped page past the new end of file raises SIGBUS. Signal handlers cannot be written in Swift, so
 // this shim installs one that, for faults inside a registered mapping only, maps a zero page over the faulting
-// page and counts the fault. The reader checks the count after each window and reports the truncation as an
-// error. Faults anywhere else restore the default action, so real crashes still crash.
+// page, counts the fault and keeps the lowest faulting page. The reader checks them after each window, keeps what
+// it read before that page and reports the truncation as an error. Faults anywhere else restore the default action, so real crashes still crash.
 #ifndef CSYSGUARD_H
 #define CSYSGUARD_H
 #include <stddef.h>
@@ -16,4 +16,6 @@ int CSysGuard_register(const void *base, size_t length);
 void CSysGuard_unregister(int slot);
 /// Number of pages that faulted in slot `slot` since it was registered.
 uint64_t CSysGuard_faults(int slot);
+/// Offset from the mapping's start of the lowest page that faulted in slot `slot`, or -1 when none did.
+int64_t CSysGuard_first_fault(int slot);
 #endif

@@ -158,8 +158,11 @@ public final class Engine {
         var start = start
         var window = options.windowSize
         while !stopped {
-            guard let size = try? System.stat(fd, path: path).st_size, Int(size) > start else { return }
-            let fileSize = Int(size)
+            let fileSize = Int((try? System.stat(fd, path: path).st_size) ?? 0)
+            guard fileSize > start else {
+                // At the end, or shrunk below what the windows before read.
+                return fileSize < start ? fail(index, Engine.shrank(path, to: fileSize)) : ()
+            }
             let mapStart = start & ~(page - 1)
             let mapEnd = min(fileSize, start + window)
             let length = mapEnd - mapStart
@@ -190,19 +193,30 @@ public final class Engine {
             var items = [WorkItem]()
             WorkItem.split(base, first, cut, chunkSize: options.chunkSize, input: index, owner: nil, into: &items)
             for item in items { item.releasesMappedPages = true }
-            execute(items)
-            let faults = CSysGuard_faults(slot)
+            // A file that shrank while the window was read: pages past its new end read as zeros (faulting ones
+            // through the SIGBUS guard, the rest of the last page without a fault). Only the pieces that end
+            // before both the new end and the first faulting page are kept.
+            var shrunkTo: Int?
+            execute(items) {
+                let now = Int((try? System.stat(fd, path: path).st_size) ?? 0)
+                let fault = CSysGuard_first_fault(slot)
+                let intact = min(now - mapStart, fault < 0 ? Int.max : Int(fault))
+                guard intact < cut || CSysGuard_faults(slot) > 0 else { return Int.max }
+                shrunkTo = now
+                return intact
+            }
             CSysGuard_unregister(slot)
             munmap(mapped, length)
-            if faults > 0 {
-                let now = Int((try? System.stat(fd, path: path).st_size) ?? 0)
-                return fail(index, SluiceError(.fileShrank, path: path,
-                                               "file shrank to \(now) bytes while being read (truncated or rotated)",
-                                               offset: now))
-            }
+            if let now = shrunkTo { return fail(index, Engine.shrank(path, to: now)) }
             start = mapStart + cut
             window = options.windowSize
         }
+    }
+
+    /// The error for a file that is now `size` bytes, shorter than what was being read.
+    private static func shrank(_ path: String, to size: Int) -> SluiceError {
+        SluiceError(.fileShrank, path: path, "file shrank to \(size) bytes while being read (truncated or rotated)",
+                    offset: size)
     }
 
     /// The offset just past the next newline at or after `from`, reading in bounded pieces; `size` at the end.
@@ -384,7 +398,10 @@ public final class Engine {
 
     /// Runs the items on all workers, each claiming the next unclaimed item, then merges their reports in order.
     /// `maxWorkers` leaves cores to a decoder thread that runs at the same time.
-    private func execute(_ items: [WorkItem], maxWorkers: Int = Int.max) {
+    /// Processes `items` on the workers, then merges their reports in order. With `intactEnd`, called once the
+    /// workers are done, only the `.bytes` items that end at or before the offset it returns are merged, and none
+    /// after the first that does not.
+    private func execute(_ items: [WorkItem], maxWorkers: Int = Int.max, intactEnd: (() -> Int)? = nil) {
         guard !items.isEmpty else { return }
         let next = Atomic<Int>(0)
         let workers = min(processors.count, items.count, max(1, maxWorkers))
@@ -404,7 +421,11 @@ public final class Engine {
                 }
             }
         }
-        for item in items { merge(item) }
+        let intact = intactEnd?() ?? Int.max
+        for item in items {
+            if case .bytes(_, _, let end) = item.source, end > intact { break }
+            merge(item)
+        }
     }
 
     private static func perform(_ item: WorkItem, _ processor: LineProcessor, _ wantsOutput: Bool, _ blockSize: Int,

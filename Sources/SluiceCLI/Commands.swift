@@ -22,7 +22,7 @@ struct GrepCommand: ParsableCommand {
             guard count else { return }
             if input.json {
                 let rows = report.inputs.map { "{\"path\":\(JSON.string($0.path)),\"count\":\($0.selected)}" }
-                Output.standard.line("{\"count\":\(report.selected),\"inputs\":[\(rows.joined(separator: ","))]}")
+                Output.standard.json("{\"count\":\(report.selected),\"inputs\":[\(rows.joined(separator: ","))]}")
             } else if input.namesInputs || report.inputs.count > 1 {
                 // As rg does: one path:count line per input with at least one match, whenever several paths or a
                 // directory were given (even if only one file was read).
@@ -44,7 +44,11 @@ struct SumCommand: ParsableCommand {
     func run() throws {
         _ = try QueryRunner.run(input, .sum(field)) { report in
             guard case .total(let total) = report.answer else { return }
-            Output.standard.line(input.json ? "{\"field\":\(JSON.string(field)),\"sum\":\(total)}" : "Total \(total)")
+            if input.json {
+                Output.standard.json("{\"field\":\(JSON.string(field)),\"sum\":\(total)}")
+            } else {
+                Output.standard.line("Total \(total)")
+            }
         }
     }
 }
@@ -61,7 +65,7 @@ struct CountCommand: ParsableCommand {
             case .total(let total):
                 Output.standard.line(input.json ? "{\"count\":\(total)}" : "Total \(total)")
             case .counts(let entries):
-                Printer.counts(entries, json: input.json)
+                Printer.counts(entries, json: input.json, numeric: input.recordFormat.holdsIntegers(by ?? ""))
             default: break
             }
         }
@@ -80,7 +84,8 @@ struct DistinctCommand: ParsableCommand {
             switch report.answer {
             case .values(let values):
                 if input.json {
-                    Output.standard.line("[" + values.map(JSON.string).joined(separator: ",") + "]")
+                    let numeric = input.recordFormat.holdsIntegers(field)
+                    Output.standard.json("[" + values.map { JSON.value($0, numeric: numeric) }.joined(separator: ",") + "]")
                 } else {
                     for value in values {
                         Output.standard.write(value)
@@ -88,7 +93,7 @@ struct DistinctCommand: ParsableCommand {
                     }
                 }
             case .counts(let entries):
-                Printer.counts(entries, json: input.json)
+                Printer.counts(entries, json: input.json, numeric: input.recordFormat.holdsIntegers(field))
             default: break
             }
         }
@@ -100,13 +105,16 @@ enum ExtremeCommand {
     static func run(_ field: String, _ with: String?, _ isMax: Bool, _ input: InputOptions) throws {
         _ = try QueryRunner.run(input, .extreme(field, with: with, isMax: isMax)) { report in
             guard case .extreme(let value, let companion) = report.answer else {
-                if input.json { Output.standard.line("null") }
+                if input.json { Output.standard.json("null") }
                 return
             }
             if input.json {
-                var text = "{\"value\":\(Printer.jsonValue(value))"
-                if let companion { text += ",\"with\":\(JSON.string(companion))" }
-                Output.standard.line(text + "}")
+                let format = input.recordFormat
+                var text = "{\"value\":\(JSON.value(value, numeric: format.holdsIntegers(field)))"
+                if let companion, let with {
+                    text += ",\"with\":\(JSON.value(companion, numeric: format.holdsIntegers(with)))"
+                }
+                Output.standard.json(text + "}")
             } else {
                 Output.standard.write(value)
                 if let companion {
@@ -146,7 +154,9 @@ struct TopCommand: ParsableCommand {
 
     func run() throws {
         _ = try QueryRunner.run(input, .top(field, k: k)) { report in
-            if case .counts(let entries) = report.answer { Printer.counts(entries, json: input.json) }
+            if case .counts(let entries) = report.answer {
+                Printer.counts(entries, json: input.json, numeric: input.recordFormat.holdsIntegers(field))
+            }
         }
     }
 }
@@ -171,11 +181,11 @@ struct SelectCommand: ParsableCommand {
 }
 
 enum Printer {
-    /// `COUNT VALUE` lines, or a JSON array of {value, count}.
-    static func counts(_ entries: [Answer.Entry], json: Bool) {
+    /// `COUNT VALUE` lines, or a JSON array of {value, count}, the values numbers when `numeric`.
+    static func counts(_ entries: [Answer.Entry], json: Bool, numeric: Bool) {
         if json {
-            let rows = entries.map { "{\"value\":\(JSON.string($0.value)),\"count\":\($0.count)}" }
-            Output.standard.line("[" + rows.joined(separator: ",") + "]")
+            let rows = entries.map { "{\"value\":\(JSON.value($0.value, numeric: numeric)),\"count\":\($0.count)}" }
+            Output.standard.json("[" + rows.joined(separator: ",") + "]")
             return
         }
         for entry in entries {
@@ -185,9 +195,4 @@ enum Printer {
         }
     }
 
-    /// A JSON number when the bytes are an integer, otherwise a JSON string.
-    static func jsonValue(_ bytes: [UInt8]) -> String {
-        if let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]), Int64(text) != nil { return text }
-        return JSON.string(bytes)
-    }
 }

@@ -42,6 +42,9 @@ struct InputOptions: ParsableArguments {
     @Flag(help: "Print the answer as JSON.")
     var json = false
 
+    /// The parsed `--format` (`QueryRunner` refuses an invalid one before any answer is printed).
+    var recordFormat: RecordFormat { (try? RecordFormat(parsing: format)) ?? .auto }
+
     /// Whether per-input output names its inputs, as rg decides: more than one path, or a directory, was given.
     var namesInputs: Bool {
         paths.count > 1 || paths.contains { path in

@@ -32,6 +32,14 @@ final class Output {
 
     func line(_ text: String) { write(text + "\n") }
 
+    /// Writes JSON text and a newline as the UTF-8 it is: its strings were escaped from bytes already, so no
+    /// character is turned back into a path byte (`PathBytes` carries those in a private-use range).
+    func json(_ text: String) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        write([10])
+    }
+
     func flush() {
         buffer.withUnsafeBytes { writeAll($0) }
         buffer.removeAll(keepingCapacity: true)
@@ -53,6 +61,12 @@ final class Output {
 /// JSON text for byte strings, as the library's `JSONEscape` writes them (ill-formed UTF-8 becomes U+FFFD).
 enum JSON {
     static func string(_ bytes: [UInt8]) -> String { String(decoding: JSONEscape.string(bytes), as: UTF8.self) }
+
+    /// A field's value: a JSON number for a field that always holds an integer (`numeric`; the engine gives
+    /// such values as decimal digits), a JSON string otherwise.
+    static func value(_ bytes: [UInt8], numeric: Bool) -> String {
+        numeric ? String(decoding: bytes, as: UTF8.self) : string(bytes)
+    }
 
     /// A path's bytes that are not UTF-8 (`PathBytes`) become U+FFFD, as ill-formed bytes of a log do.
     static func string(_ text: String) -> String { string(PathBytes.bytes(text)) }

@@ -87,6 +87,44 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// JSON types follow the field, not the value: status and bytes are numbers in every command (top and
+    /// distinct wrote them as strings), every other field a string even when it looks like a number (max wrote
+    /// `+5` and `007` unquoted, and cut a value at a NUL). Characters U+10FE80...U+10FEFF, which `PathBytes`
+    /// uses for path bytes that are not UTF-8, stay characters (they became raw bytes: invalid UTF-8).
+    func testJSONTypesFollowTheFieldAndEveryCharacterSurvives() throws {
+        let dir = Fixture.directory()
+        let high = "\u{10FEFF}", high2 = "\u{10FE80}"
+        let log = high + " - - [d] \"GET /" + high2 + " HTTP/1.0\" 0404 -\n007 - - [d] \"GET /x HTTP/1.0\" 200 12\n"
+        let file = Fixture.write(Array(log.utf8), to: dir + "/high.log")
+        func parsed(_ arguments: [String], _ path: String = file) throws -> Any {
+            let result = sluice(arguments + ["--json", path])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let text = try XCTUnwrap(String(validatingUTF8: result.stdoutBytes.map { CChar(bitPattern: $0) } + [0]),
+                                     "\(arguments): not UTF-8")
+            return try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        }
+        XCTAssertEqual(try parsed(["distinct", "host"]) as? [String], ["007", high])
+        XCTAssertEqual(try parsed(["distinct", "status"]) as? [Int], [200, 404])
+        XCTAssertEqual((try parsed(["top", "bytes"]) as? [[String: Any]])?.compactMap { $0["value"] as? Int }, [0, 12])
+        XCTAssertEqual((try parsed(["count", "--by", "request"]) as? [[String: Any]])?.compactMap { $0["value"] as? String },
+                       ["/x", "/" + high2])
+        let max = try parsed(["max", "host", "--with", "status"]) as? [String: Any]
+        XCTAssertEqual(max?["value"] as? String, high)
+        XCTAssertEqual(max?["with"] as? Int, 404)
+        let min = try parsed(["min", "host", "--with", "bytes"]) as? [String: Any]
+        XCTAssertEqual(min?["value"] as? String, "007", "a text field keeps its bytes")
+        XCTAssertEqual(min?["with"] as? Int, 12)
+        XCTAssertEqual(sluice(["min", "host", file]).stdout, "007\n")
+        let named = Fixture.write(Array(log.utf8), to: dir + "/x" + high + ".log")
+        let counted = try parsed(["grep", "-c", "GET"], dir) as? [String: Any]
+        XCTAssertEqual((counted?["inputs"] as? [[String: Any]])?.compactMap { $0["path"] as? String }, [file, named])
+        for (line, expected) in [("a +5\u{0}x\n", "+5\u{0}x"), ("a 007\u{0}\n", "007\u{0}"), ("a 12\u{0}34\n", "12\u{0}34")] {
+            let path = Fixture.write(Array(line.utf8), to: dir + "/nul")
+            let value = try parsed(["max", "$2", "--format", "fields"], path) as? [String: Any]
+            XCTAssertEqual(value?["value"] as? String, expected)
+        }
+    }
+
     func testStandardInputAndDash() {
         let bytes = Array(Self.log.utf8)
         XCTAssertEqual(sluice(["sum", "bytes"], stdin: bytes).stdout, "Total 40\n")

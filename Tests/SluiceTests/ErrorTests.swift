@@ -180,6 +180,35 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    /// A file a directory walk found that is a FIFO by the time it is read (it hung the run, waiting for a writer)
+    /// is an error naming it; the other files are still read, and a FIFO named directly is still read as a stream.
+    func testAWalkedFileReplacedByAFIFOIsAnErrorNotAWait() throws {
+        let dir = Fixture.directory()
+        Fixture.write(Array(good.utf8), to: dir + "/a.log")
+        let big = Array(repeatElement(Array(good.utf8), count: 40_000).joined())
+        Fixture.write(big, to: dir + "/b.log")
+        Fixture.write(Array(good.utf8), to: dir + "/c.log")
+        let (inputs, errors) = InputFinder.expand([dir])
+        XCTAssertEqual(errors, [])
+        XCTAssertEqual(inputs, [.foundFile(dir + "/a.log"), .foundFile(dir + "/b.log"), .foundFile(dir + "/c.log")])
+        for replaced in ["/a.log", "/b.log"] {  // a small file (read whole) and a large one (mapped)
+            unlink(dir + replaced)
+            XCTAssertEqual(mkfifo(dir + replaced, 0o644), 0)
+            let report = try Engine(query: Query(operation: .count(by: nil))).run(inputs)
+            XCTAssertEqual(report.errors.map(\.description), ["\(dir + replaced): no longer a regular file"])
+            XCTAssertEqual(report.answer, .total(replaced == "/a.log" ? 40_001 : 2))
+            unlink(dir + replaced)
+            Fixture.write(replaced == "/a.log" ? Array(good.utf8) : big, to: dir + replaced)
+        }
+        // Named directly, a FIFO is read once a writer comes.
+        let fifo = dir + "/named"
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let twoLines = Array((good + good).utf8)
+        let writer = Thread { Fixture.write(twoLines, to: fifo) }
+        writer.start()
+        XCTAssertEqual(try Engine(query: Query(operation: .count(by: nil))).run([.file(fifo)]).answer, .total(2))
+    }
+
     /// A file truncated while sluice reads it: an error or a complete answer, never a crash.
     func testFileTruncatedDuringARunNeverCrashes() {
         let dir = Fixture.directory()

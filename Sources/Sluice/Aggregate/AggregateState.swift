@@ -89,12 +89,12 @@ final class Extreme {
         with.append(withBase + withStart, withEnd - withStart)
     }
 
-    /// The kept value as printed: an integer as the number it was read as (bytes `-` is 0, as the tutorial's
-    /// int() gives it), anything else as its bytes.
-    var printedValue: [UInt8] { isInteger ? Array(String(integer).utf8) : value.array }
+    /// The kept value as printed: a numeric field's (`numeric`: status and bytes of access logs) as the integer
+    /// it was read as (bytes `-` is 0, as the tutorial's int() gives it), any other field's as its own bytes.
+    func printedValue(numeric: Bool) -> [UInt8] { numeric && isInteger ? Array(String(integer).utf8) : value.array }
 
     /// The kept companion as printed, the same way.
-    var printedWith: [UInt8] { withIsInteger ? Array(String(withInteger).utf8) : with.array }
+    func printedWith(numeric: Bool) -> [UInt8] { numeric && withIsInteger ? Array(String(withInteger).utf8) : with.array }
 
     func merge(_ other: Extreme) {
         guard other.hasValue else { return }

@@ -57,8 +57,8 @@ public final class Engine {
             case .standardInput:
                 runStandardInput(index)
                 index += 1
-            case .file(let path):
-                index = runFiles(inputs, from: index, path: path)
+            case .file, .foundFile:
+                index = runFiles(inputs, from: index)
             }
         }
         if query.strict, let first = firstMalformed {
@@ -75,10 +75,10 @@ public final class Engine {
     // MARK: Strategies
 
     /// Opens `path` and picks a strategy; consecutive small files are batched together. Returns the next index.
-    private func runFiles(_ inputs: [InputSpec], from start: Int, path: String) -> Int {
+    private func runFiles(_ inputs: [InputSpec], from start: Int) -> Int {
         var batch = [WorkItem]()
         var index = start
-        while index < inputs.count, case .file(let path) = inputs[index] {
+        while index < inputs.count, let path = inputs[index].filePath {
             var info = stat()
             if PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 && System.isRegular(info) && Int(info.st_size) <= options.smallFileLimit
                 && !Engine.prefersBlockParallel(path, size: Int(info.st_size), options) {
@@ -93,23 +93,26 @@ public final class Engine {
             execute(batch)
             return index
         }
-        runLargeFile(start, path: path)
+        runLargeFile(start, inputs[start])
         return start + 1
     }
 
     /// A bzip2 file big enough to be worth splitting into blocks goes the block-parallel way even when it is
     /// small on disk, since it decodes to many times its size.
     private static func prefersBlockParallel(_ path: String, size: Int, _ options: ExecutionOptions) -> Bool {
-        guard options.parallelBzip2 && size > (64 << 10), let fd = try? System.open(path) else { return false }
+        guard options.parallelBzip2 && size > (64 << 10), let fd = try? System.open(path, regularOnly: true) else {
+            return false
+        }
         defer { System.close(fd) }
         var head = [UInt8](repeating: 0, count: 4)
         let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }
         return got == 4 && head.withUnsafeBytes { Compression.detect($0) } == .bzip2
     }
 
-    private func runLargeFile(_ index: Int, path: String) {
+    private func runLargeFile(_ index: Int, _ input: InputSpec) {
+        let path = input.path
         let fd: Int32
-        do { fd = try System.open(path) } catch { return fail(index, error) }
+        do { fd = try input.open() } catch { return fail(index, error) }
         defer { System.close(fd) }
         do {
             let info = try System.stat(fd, path: path)
@@ -516,7 +519,10 @@ public final class Engine {
             return .counts(merged.table!.top(k).map { Answer.Entry(value: $0.key, count: $0.count) })
         case .extreme(_, let with, _):
             guard let best = merged.best, best.hasValue else { return .noRecords }
-            return .extreme(value: best.printedValue, with: with == nil ? nil : best.printedWith)
+            guard case .extreme(let field, let withField, _) = plan.aggregate else { return .noRecords }
+            let format = plan.format
+            return .extreme(value: best.printedValue(numeric: format.isNumeric(field)),
+                            with: with == nil ? nil : best.printedWith(numeric: withField.map(format.isNumeric) ?? false))
         }
     }
 }

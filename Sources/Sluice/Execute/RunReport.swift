@@ -6,8 +6,8 @@ public enum Answer: Sendable, Equatable {
     case counts([Entry])
     /// `distinct` without counts: values sorted bytewise.
     case values([[UInt8]])
-    /// `max`/`min`: the winning value (an integer field's as its decimal digits) and its companion, which is
-    /// nil when the query has no `with` field.
+    /// `max`/`min`: the winning value and its companion (nil when the query has no `with` field), each as its
+    /// own bytes, except that a numeric field's (status, bytes of access logs) is the integer it was read as.
     case extreme(value: [UInt8], with: [UInt8]?)
     /// `max`/`min` over no selected record.
     case noRecords

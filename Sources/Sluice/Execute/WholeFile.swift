@@ -9,7 +9,7 @@ enum WholeFile {
     static func process(_ path: String, _ item: WorkItem, _ processor: LineProcessor, blockSize: Int,
                         gzip: GzipDecoderKind, maxLineLength: Int) {
         let fd: Int32
-        do { fd = try System.open(path) } catch {
+        do { fd = try System.open(path, regularOnly: true) } catch {
             item.error = error as? SluiceError
             return
         }

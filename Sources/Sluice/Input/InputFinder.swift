@@ -4,14 +4,36 @@ import Glibc
 
 /// One input named on the command line or found under a directory.
 public enum InputSpec: Sendable, Equatable {
+    /// A path named by the caller: a FIFO or device there is read as a stream (a FIFO's open waits for a writer).
     case file(String)
+    /// A regular file a directory walk found: read only while it is still a regular file, so that a FIFO or
+    /// device put in its place is an error instead of a wait.
+    case foundFile(String)
+    /// Standard input.
     case standardInput
 
     /// The name used in messages: the path, or `-`.
     public var path: String {
         switch self {
-        case .file(let path): return path
+        case .file(let path), .foundFile(let path): return path
         case .standardInput: return "-"
+        }
+    }
+
+    /// The path of a file input; nil for standard input.
+    public var filePath: String? {
+        switch self {
+        case .file(let path), .foundFile(let path): return path
+        case .standardInput: return nil
+        }
+    }
+
+    /// Opens a file input (see the cases for what each may be).
+    func open() throws -> Int32 {
+        switch self {
+        case .file(let path): return try System.open(path)
+        case .foundFile(let path): return try System.open(path, regularOnly: true)
+        case .standardInput: return 0
         }
     }
 }
@@ -86,7 +108,7 @@ public enum InputFinder {
                 walk(path, glob, &inputs, &errors)
             } else if System.isRegular(info) {
                 if excluded { continue }
-                inputs.append(.file(path))
+                inputs.append(.foundFile(path))
             }
         }
     }

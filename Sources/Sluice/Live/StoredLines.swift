@@ -135,10 +135,7 @@ final class StoredLineReader: @unchecked Sendable {
 
     private func open(_ spec: InputSpec) throws {
         path = spec.path
-        switch spec {
-        case .standardInput: fd = 0
-        case .file(let name): fd = try System.open(name)
-        }
+        fd = try spec.open()
         var head = [UInt8](repeating: 0, count: 4)
         let got = try head.withUnsafeMutableBytes { try System.readFully(fd, $0.baseAddress!, 4, path: path) }
         head.removeLast(4 - got)

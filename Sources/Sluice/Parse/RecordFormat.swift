@@ -38,6 +38,16 @@ extension RecordFormat {
     }
 }
 
+extension RecordFormat {
+    /// True when `name` is a field that always holds an integer in records of this format: status and bytes of
+    /// the access-log formats (bytes `-` reads as 0). JSON output writes these as numbers, every other field
+    /// as a string.
+    public func holdsIntegers(_ name: String) -> Bool {
+        guard let compiled = try? CompiledFormat(self), let field = try? compiled.field(name) else { return false }
+        return compiled.isNumeric(field)
+    }
+}
+
 /// A field resolved against a format: an index into the record's spans, or -1 for the whole line. It holds
 /// no name, so copying it in the per-line path costs no reference counting.
 struct FieldRef: Equatable {

@@ -35,14 +35,8 @@ final class LineReader {
     /// Opens `input` and reads its first bytes to tell how it is compressed.
     init(_ input: InputSpec, settings: PipelineSettings, status: PipelineStatus) throws {
         path = input.path
-        switch input {
-        case .standardInput:
-            fd = 0
-            ownsDescriptor = false
-        case .file(let path):
-            fd = try System.open(path)
-            ownsDescriptor = true
-        }
+        fd = try input.open()
+        ownsDescriptor = input != .standardInput
         blockSize = max(settings.blockSize, 4096)
         maxLineLength = max(settings.maxLineLength, 1)
         self.status = status

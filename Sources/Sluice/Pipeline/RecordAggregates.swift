@@ -67,7 +67,9 @@ extension Records {
         }
         let best = try sequential(.extreme(field.ref, with: companion?.ref, isMax: isMax)).best!
         guard best.hasValue else { return nil }
-        return (ByteString(bytes: best.printedValue), companion == nil ? nil : ByteString(bytes: best.printedWith))
+        let numeric: (LogField) -> Bool = { $0 == .status || $0 == .bytes }
+        return (ByteString(bytes: best.printedValue(numeric: numeric(field))),
+                companion.map { ByteString(bytes: best.printedWith(numeric: numeric($0))) })
     }
 
     /// A general reduction over a mergeable state. Each worker starts from `initial` and folds its share of

@@ -15,25 +15,25 @@ struct GenCommand: ParsableCommand {
         discussion: """
             Writes realistic common or combined log lines with Zipf-distributed hosts and paths and steadily \
             increasing timestamps. The same options always give the same bytes. With --repeat FILE N the output \
-            is FILE's bytes N times instead. With --files N and -o DIR, N files DIR/log-00000 ... are written, \
+            is FILE's bytes N times instead (the generation options do not apply then). With --files N and -o DIR, N files DIR/log-00000 ... are written, \
             each of SIZE/N bytes: one site (hosts and pages from --seed), each file with its own visits.
             """
     )
 
-    @Option(help: "Target size: bytes, or with a K, M, G or T suffix (1K = 1024). Output ends at the first line end at or after it.")
-    var size: String = "10M"
+    @Option(help: "Target size of the uncompressed lines: bytes, or with a K, M, G or T suffix (1K = 1024); default 10M. Output ends at the first line end at or after it.")
+    var size: String?
 
-    @Option(help: "Line format: common or combined.")
-    var format: String = "common"
+    @Option(help: "Line format: common (default) or combined.")
+    var format: String?
 
-    @Option(help: "Seed of the pseudo-random stream.")
-    var seed: UInt64 = 1
+    @Option(help: "Seed of the pseudo-random stream (default 1).")
+    var seed: UInt64?
 
-    @Option(help: "Number of distinct client hosts.")
-    var hosts: Int = 200_000
+    @Option(help: "Number of distinct client hosts (default 200000).")
+    var hosts: Int?
 
-    @Option(help: "Number of distinct paths on the site.")
-    var paths: Int = 20_000
+    @Option(help: "Number of distinct paths on the site (default 20000).")
+    var paths: Int?
 
     @Flag(help: "Mix in malformed and awkward lines (CRLF, huge URLs, non-UTF-8 bytes, IPv6 hosts, empty lines...).")
     var hostile = false
@@ -54,7 +54,7 @@ struct GenCommand: ParsableCommand {
     @Option(help: "Write N files into the folder given with -o instead of one output.")
     var files: Int?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "Output file (or folder with --files); standard output when absent.")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output file (or folder with --files); standard output when absent or -.")
     var output: String?
 
     func run() throws {
@@ -74,7 +74,17 @@ struct GenCommand: ParsableCommand {
     private enum Compression { case none, gzip(Int32), bzip2(Int32) }
 
     private func generate() throws {
-        let target = try ByteCount.parse(size, option: "--size")
+        if !repeatArguments.isEmpty {
+            // These describe generated lines; with --repeat they would be ignored.
+            let given: [(String, Bool)] = [("--size", size != nil), ("--format", format != nil), ("--seed", seed != nil),
+                                           ("--hosts", hosts != nil), ("--paths", paths != nil), ("--hostile", hostile),
+                                           ("--files", files != nil)]
+            if let (option, _) = given.first(where: { $0.1 }) {
+                throw SluiceError(.invalidArgument, path: option, "does not apply to --repeat, which copies FILE as it is")
+            }
+        }
+        let target = try ByteCount.parse(size ?? "10M", option: "--size")
+        let format = self.format ?? "common", seed = self.seed ?? 1, hosts = self.hosts ?? 200_000, paths = self.paths ?? 20_000
         guard let lineFormat = GeneratedFormat(rawValue: format.lowercased()) else {
             throw SluiceError(.invalidArgument, path: "--format", "expected common or combined, got '\(format)'")
         }
@@ -99,12 +109,20 @@ struct GenCommand: ParsableCommand {
         } else if level != nil {
             throw SluiceError(.invalidArgument, path: "--level", "needs --gzip or --bzip2")
         }
-        var repeatSource: (path: String, times: Int)? = nil
+        // The file to repeat is opened (and read, unless large) before any output is created, so that a failing
+        // run leaves an existing output alone, and an output that is the same file is refused before emptying it.
+        var repeatSource: (source: RepeatSource, times: Int)? = nil
         if !repeatArguments.isEmpty {
             guard repeatArguments.count == 2, let times = Int(repeatArguments[1]), times >= 0 else {
                 throw SluiceError(.invalidArgument, path: "--repeat", "expected FILE N with N a count ≥ 0")
             }
-            repeatSource = (repeatArguments[0], times)
+            let source = try RepeatSource(repeatArguments[0])
+            var info = stat()
+            if let output, output != "-", PathBytes.withCString(output, { stat($0, &info) }) == 0,
+               UInt64(info.st_dev) == source.device, UInt64(info.st_ino) == source.inode {
+                throw SluiceError(.invalidArgument, path: output, "is the --repeat input file; it would be emptied")
+            }
+            repeatSource = (source, times)
         }
         let options = GeneratorOptions(size: target, format: lineFormat, seed: seed, hosts: hosts, paths: paths,
                                        hostile: hostile)
@@ -114,7 +132,7 @@ struct GenCommand: ParsableCommand {
         let site = repeatSource == nil && files != nil ? try GeneratedSite(options) : nil
         func produce(_ options: GeneratorOptions, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
             if let repeatSource {
-                try LogGenerator.repeatFile(repeatSource.path, times: repeatSource.times, to: sink)
+                try repeatSource.source.write(times: repeatSource.times, to: sink)
             } else {
                 try LogGenerator.generate(options, site: site, to: sink)
             }
@@ -147,7 +165,7 @@ struct GenCommand: ParsableCommand {
                 try GenCommand.emit(compression, to: file) { try produce(fileOptions, $0) }
                 try file.sync()
             }
-        } else if let output {
+        } else if let output, output != "-" {
             let file = try OutputFile(path: output)
             defer { file.closeQuietly() }
             try GenCommand.emit(compression, to: file) { try produce(options, $0) }

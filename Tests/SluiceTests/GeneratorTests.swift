@@ -470,6 +470,36 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
+    /// `gen --repeat` as a user runs it: a pipe and a /proc file are copied (they gave nothing, their size reads
+    /// 0); options that only describe generated lines are refused (they were ignored); a missing FILE leaves an
+    /// existing output alone and an output that is FILE itself is refused (both emptied it); `-o -` is stdout.
+    func testRepeatFromTheCommandLine() throws {
+        let folder = Fixture.directory()
+        let line = "1.2.3.4 - - [24/Feb/2008:00:08:59 -0600] \"GET / HTTP/1.1\" 200 10\n"
+        let path = Fixture.write(Array(line.utf8), to: folder + "/one.log")
+        XCTAssertEqual(sluice(["gen", "--repeat", path, "3", "-o", "-"]).stdout, line + line + line)
+        XCTAssertEqual(sluice(["gen", "--repeat", "/dev/stdin", "2"], stdin: Array("a\nb\n".utf8)).stdout, "a\nb\na\nb\n")
+        let piped = folder + "/piped"
+        XCTAssertEqual(system("printf 'x\\n' | '\(Fixture.binary)' gen --repeat /dev/stdin 3 > '\(piped)'"), 0)
+        XCTAssertEqual(Fixture.read(piped), Array("x\nx\nx\n".utf8))
+        let twice = sluice(["gen", "--repeat", "/proc/self/status", "2"]).stdoutBytes
+        XCTAssertGreaterThan(twice.count, 200)
+        XCTAssertEqual(Array(twice[..<(twice.count / 2)]), Array(twice[(twice.count / 2)...]))
+        for option in [["--size", "1K"], ["--hostile"], ["--seed", "5"], ["--format", "combined"], ["--hosts", "3"]] {
+            let result = sluice(["gen", "--repeat", path, "2"] + option)
+            XCTAssertEqual(result.status, 2, "\(option)")
+            XCTAssertEqual(result.stderr, "\(option[0]): does not apply to --repeat, which copies FILE as it is\n")
+        }
+        let precious = Fixture.write(Array("precious\n".utf8), to: folder + "/keep.log")
+        XCTAssertEqual(sluice(["gen", "--repeat", folder + "/missing", "3", "-o", precious]).status, 2)
+        XCTAssertEqual(Fixture.read(precious), Array("precious\n".utf8))
+        let same = sluice(["gen", "--repeat", precious, "3", "-o", precious])
+        XCTAssertEqual(same.status, 2)
+        XCTAssertEqual(same.stderr, "\(precious): is the --repeat input file; it would be emptied\n")
+        XCTAssertEqual(Fixture.read(precious), Array("precious\n".utf8))
+        XCTAssertEqual(sluice(["gen", "--repeat", folder, "0"]).stderr, "\(folder): is a directory\n")
+    }
+
     func testDerivedSeedsDifferPerIndex() {
         let seeds = (0..<1000).map { LogGenerator.derivedSeed(7, index: $0) }
         XCTAssertEqual(Set(seeds).count, 1000)

@@ -84,48 +84,10 @@ public enum LogGenerator {
         try generator.run(sink)
     }
 
-    /// Writes the bytes of the file at `path` to `sink` `times` times over (the tutorial's `makebig`); nothing
-    /// when `times <= 0`. A file of at most 64 MiB is read once; a larger one is read again for each copy.
-    /// Throws `SluiceError(.noSuchFile / .unreadable, path: path, ...)` when the file cannot be read, and
-    /// rethrows whatever `sink` throws.
+    /// Writes the bytes of the file at `path` to `sink` `times` times over (the tutorial's `makebig`); see
+    /// `RepeatSource`, which opens the file first so that a caller can check it before creating its output.
     public static func repeatFile(_ path: String, times: Int, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let file = try ReadOnlyFile(path)
-        defer { file.closeFile() }
-        if times <= 0 { return }
-        let size = try file.size()
-        if size == 0 { return }
-        if size <= 64 << 20 {
-            let data = try file.readAll(expected: size)
-            defer { data.deallocate() }
-            if size >= blockSize / 2 {
-                for _ in 0..<times { try sink(UnsafeRawBufferPointer(start: data, count: size)) }
-                return
-            }
-            // Small file: tile copies into one block so the sink is not called once per copy.
-            let copiesPerBlock = max(1, blockSize / size)
-            let block = ByteBuffer(capacity: copiesPerBlock * size)
-            for _ in 0..<min(copiesPerBlock, times) { block.append(data, size) }
-            var remaining = times
-            while remaining >= copiesPerBlock {
-                try sink(block.bytes)
-                remaining -= copiesPerBlock
-            }
-            if remaining > 0 { try sink(UnsafeRawBufferPointer(start: block.base, count: remaining * size)) }
-        } else {
-            let chunk = UnsafeMutablePointer<UInt8>.allocate(capacity: blockSize)
-            defer { chunk.deallocate() }
-            for _ in 0..<times {
-                var offset = 0
-                while offset < size {
-                    let got = try file.read(into: chunk, count: min(blockSize, size - offset), at: offset)
-                    if got == 0 {
-                        throw SluiceError(.fileShrank, path: path, "file shrank while being repeated", offset: offset)
-                    }
-                    try sink(UnsafeRawBufferPointer(start: chunk, count: got))
-                    offset += got
-                }
-            }
-        }
+        try RepeatSource(path).write(times: times, to: sink)
     }
 
     /// The seed for the `index`-th of several files generated from one `seed` (as `sluice gen --files` does):
@@ -149,62 +111,4 @@ public enum LogGenerator {
     public static let maximumHosts = 100_000_000
     /// The largest accepted `GeneratorOptions.paths`.
     public static let maximumPaths = 10_000_000
-}
-
-// MARK: - Reading a file to repeat
-
-/// A file opened read-only with POSIX calls, reporting failures as `SluiceError`.
-struct ReadOnlyFile {
-    let path: String
-    let descriptor: Int32
-
-    init(_ path: String) throws {
-        self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            throw SluiceError(code == ENOENT ? .noSuchFile : .unreadable, path: path, String(cString: strerror(code)))
-        }
-        descriptor = fd
-    }
-
-    func closeFile() { _ = close(descriptor) }
-
-    func size() throws -> Int {
-        var info = stat()
-        if fstat(descriptor, &info) != 0 {
-            throw SluiceError(.unreadable, path: path, String(cString: strerror(errno)))
-        }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            throw SluiceError(.unreadable, path: path, "is a directory")
-        }
-        return Int(info.st_size)
-    }
-
-    /// Reads up to `count` bytes at `offset`; 0 only at end of file.
-    func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int) throws -> Int {
-        while true {
-            let got = pread(descriptor, buffer, count, off_t(offset))
-            if got >= 0 { return got }
-            if errno == EINTR { continue }
-            throw SluiceError(.unreadable, path: path, String(cString: strerror(errno)), offset: offset)
-        }
-    }
-
-    /// The whole file (`expected` bytes) in a new allocation the caller deallocates.
-    func readAll(expected: Int) throws -> UnsafeMutablePointer<UInt8> {
-        let data = UnsafeMutablePointer<UInt8>.allocate(capacity: expected)
-        var offset = 0
-        do {
-            while offset < expected {
-                let got = try read(into: data + offset, count: expected - offset, at: offset)
-                if got == 0 { throw SluiceError(.fileShrank, path: path, "file shrank while being read", offset: offset) }
-                offset += got
-            }
-        } catch {
-            data.deallocate()
-            throw error
-        }
-        return data
-    }
 }

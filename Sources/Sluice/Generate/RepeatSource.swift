@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file to write many times over, as the tutorial's `makebig` does (`data = open(f).read()`, then `data` N
+/// times). It is opened when made, so that a caller can check it (and that its output is another file) before
+/// creating that output.
+///
+/// A regular file of more than 64 MiB is read again for each copy, so memory stays bounded. Anything else (a
+/// smaller file, a pipe, `/dev/stdin`, a `/proc` file whose size reads 0) is read to its end once, when the source
+/// is made, and written from memory.
+public final class RepeatSource {
+    /// The path as given.
+    public let path: String
+    /// The file's device and inode numbers.
+    public let device: UInt64, inode: UInt64
+    private let descriptor: Int32
+    /// The whole contents, unless the file is read again for each copy.
+    private var contents: [UInt8]?
+    private let size: Int
+
+    /// The largest file held in memory.
+    static let memoryLimit = 64 << 20
+
+    /// Opens `path` and, unless it is a regular file of more than 64 MiB, reads it. Throws
+    /// `SluiceError(.noSuchFile / .unreadable, path: path, ...)` when it cannot be opened or read or is a directory.
+    public init(_ path: String) throws {
+        self.path = path
+        let fd = PathBytes.withCString(path) { open($0, O_RDONLY | O_CLOEXEC) }
+        if fd < 0 {
+            let code = errno
+            throw SluiceError(code == ENOENT ? .noSuchFile : .unreadable, path: path, String(cString: strerror(code)))
+        }
+        descriptor = fd
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw SluiceError(.unreadable, path: path, String(cString: strerror(code)))
+        }
+        guard (info.st_mode & S_IFMT) != S_IFDIR else {
+            close(fd)
+            throw SluiceError(.unreadable, path: path, "is a directory")
+        }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int(info.st_size)
+        if (info.st_mode & S_IFMT) != S_IFREG || size <= RepeatSource.memoryLimit {
+            do { contents = try readToEnd() } catch {
+                close(fd)
+                throw error
+            }
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Writes the file's bytes to `sink` `times` times over, in blocks of at most about `LogGenerator.blockSize`
+    /// bytes (small files are tiled so that the sink is not called once per copy); nothing when `times <= 0`.
+    /// Throws `.fileShrank` when a large file shrinks between copies, and rethrows whatever `sink` throws.
+    public func write(times: Int, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard times > 0 else { return }
+        let blockSize = LogGenerator.blockSize
+        if let contents {
+            guard !contents.isEmpty else { return }
+            try contents.withUnsafeBytes { data in
+                if data.count >= blockSize / 2 {
+                    for _ in 0..<times { try sink(data) }
+                    return
+                }
+                let copiesPerBlock = max(1, blockSize / data.count)
+                let block = ByteBuffer(capacity: copiesPerBlock * data.count)
+                for _ in 0..<min(copiesPerBlock, times) { block.append(data.baseAddress!.assumingMemoryBound(to: UInt8.self), data.count) }
+                var remaining = times
+                while remaining >= copiesPerBlock {
+                    try sink(block.bytes)
+                    remaining -= copiesPerBlock
+                }
+                if remaining > 0 { try sink(UnsafeRawBufferPointer(start: block.base, count: remaining * data.count)) }
+            }
+            return
+        }
+        let chunk = UnsafeMutablePointer<UInt8>.allocate(capacity: blockSize)
+        defer { chunk.deallocate() }
+        for _ in 0..<times {
+            var offset = 0
+            while offset < size {
+                let got = try read(into: chunk, count: min(blockSize, size - offset), at: offset)
+                if got == 0 { throw SluiceError(.fileShrank, path: path, "file shrank while being repeated", offset: offset) }
+                try sink(UnsafeRawBufferPointer(start: chunk, count: got))
+                offset += got
+            }
+        }
+    }
+
+    /// Everything from the current position to the end.
+    private func readToEnd() throws -> [UInt8] {
+        var bytes = [UInt8]()
+        var piece = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let got = try piece.withUnsafeMutableBufferPointer { try read(into: $0.baseAddress!, count: $0.count, at: nil) }
+            if got == 0 { return bytes }
+            bytes.append(contentsOf: piece[0..<got])
+        }
+    }
+
+    /// Reads up to `count` bytes at `offset` (or at the current position); 0 only at the end.
+    private func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int?) throws -> Int {
+        while true {
+            let got = offset.map { pread(descriptor, buffer, count, off_t($0)) } ?? Glibc.read(descriptor, buffer, count)
+            if got >= 0 { return got }
+            if errno == EINTR { continue }
+            throw SluiceError(.unreadable, path: path, String(cString: strerror(errno)), offset: offset)
+        }
+    }
+}

@@ -100,9 +100,7 @@ public final class Engine {
     /// A bzip2 file big enough to be worth splitting into blocks goes the block-parallel way even when it is
     /// small on disk, since it decodes to many times its size.
     private static func prefersBlockParallel(_ path: String, size: Int, _ options: ExecutionOptions) -> Bool {
-        guard options.parallelBzip2 && size > (64 << 10), let fd = try? System.open(path, regularOnly: true) else {
-            return false
-        }
+        guard options.parallelBzip2 && size > (64 << 10), let (fd, _) = try? System.openRegular(path) else { return false }
         defer { System.close(fd) }
         var head = [UInt8](repeating: 0, count: 4)
         let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4, 0) }

@@ -8,8 +8,8 @@ import Glibc
 enum WholeFile {
     static func process(_ path: String, _ item: WorkItem, _ processor: LineProcessor, blockSize: Int,
                         gzip: GzipDecoderKind, maxLineLength: Int) {
-        let fd: Int32
-        do { fd = try System.open(path, regularOnly: true) } catch {
+        let fd: Int32, info: stat
+        do { (fd, info) = try System.openRegular(path) } catch {
             item.error = error as? SluiceError
             return
         }
@@ -17,11 +17,6 @@ enum WholeFile {
         let scratch = processor.readScratch
         scratch.removeAll()
         do {
-            let info = try System.stat(fd, path: path)
-            if System.isDirectory(info) {
-                item.error = SluiceError(.unreadable, path: path, "Is a directory")
-                return
-            }
             // Read to the end even if the file grew since it was listed.
             while true {
                 scratch.reserve(max(Int(info.st_size) - scratch.count, 0) + 4096)

@@ -32,7 +32,7 @@ public enum InputSpec: Sendable, Equatable {
     func open() throws -> Int32 {
         switch self {
         case .file(let path): return try System.open(path)
-        case .foundFile(let path): return try System.open(path, regularOnly: true)
+        case .foundFile(let path): return try System.openRegular(path).0
         case .standardInput: return 0
         }
     }

@@ -10,24 +10,29 @@ enum System {
 
     static var pageSize: Int { sysconf(Int32(_SC_PAGESIZE)) }
 
-    /// Opens `path` read-only. With `regularOnly` (a file a directory walk or a size check found regular), the
-    /// open never waits and anything but a regular file is an error, so a FIFO put in the file's place cannot
-    /// hang the run; otherwise a FIFO's open waits for a writer, as `cat`'s does.
-    static func open(_ path: String, regularOnly: Bool = false) throws -> Int32 {
+    /// Opens `path` read-only; the open of a FIFO waits for a writer, as `cat`'s does.
+    static func open(_ path: String) throws -> Int32 {
+        try open(path, flags: 0)
+    }
+
+    /// Opens `path` read-only if it is a regular file, and returns the descriptor with its status. The open never
+    /// waits, so a FIFO put in the place of a file that a directory walk or a size check found regular is an
+    /// error, not a hang. (`O_NONBLOCK` does not change how a regular file reads.)
+    static func openRegular(_ path: String) throws -> (Int32, stat) {
+        let fd = try open(path, flags: O_NONBLOCK)
+        var info = Glibc.stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            Glibc.close(fd)
+            throw SluiceError(.unreadable, path: path, isDirectory(info) ? "Is a directory" : "no longer a regular file")
+        }
+        return (fd, info)
+    }
+
+    private static func open(_ path: String, flags: Int32) throws -> Int32 {
         while true {
-            let fd = PathBytes.withCString(path) { Glibc.open($0, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0)) }
-            if fd < 0 {
-                if errno == EINTR { continue }
-                throw error(path, errno)
-            }
-            guard regularOnly else { return fd }
-            var info = Glibc.stat()
-            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                Glibc.close(fd)
-                throw SluiceError(.unreadable, path: path, "no longer a regular file")
-            }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-            return fd
+            let fd = PathBytes.withCString(path) { Glibc.open($0, O_RDONLY | O_CLOEXEC | flags) }
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw error(path, errno) }
         }
     }
 

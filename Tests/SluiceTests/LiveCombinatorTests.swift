@@ -122,6 +122,16 @@ final class LiveCombinatorTests: XCTestCase {
         try await queue.send(7)
         let kept = try await queue.next()
         XCTAssertEqual(kept, 7, "cancelling one consumer leaves the queue open")
+        // A cancelled consumer takes nothing that is buffered (its loop went on draining the queue).
+        try await queue.send(8)
+        let cancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await queue.next()
+        }
+        let none = try await cancelled.value
+        XCTAssertNil(none)
+        let left = try await queue.next()
+        XCTAssertEqual(left, 8)
     }
 
     func testMultiplexMergesAndKeepsEachSourcesOrder() async throws {

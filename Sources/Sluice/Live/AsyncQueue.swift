@@ -152,8 +152,10 @@ public final class AsyncQueue<Element: Sendable>: AsyncSequence, Sendable {
     }
 
     /// Takes the next element, suspending while the queue is empty. Returns nil at the end of the queue and when
-    /// the calling task is cancelled; throws the error passed to `finish(throwing:)`, once.
+    /// the calling task is cancelled (then without taking an element, which stays for other consumers); throws
+    /// the error passed to `finish(throwing:)`, once.
     public func next() async throws -> Element? {
+        if Task.isCancelled { return nil }
         switch try poll() {
         case .element(let element): return element
         case .ended: return nil

@@ -104,6 +104,8 @@ enum LiveMessages {
         case .truncated(let path): text = "\(path): file truncated; reading from its start"
         case .disappeared(let path): text = "\(path): has disappeared; still reading the open file"
         case .overlongLine(let path, let bytes): text = "\(path): skipped a line of more than \(bytes) bytes"
+        case .unfinishedLine(let path, let bytes):
+            text = "\(path): the rotated file ended in an unfinished line of \(bytes) bytes; it was not printed"
         case .unreadable(let error): text = error.description
         case .polling(let path, let reason): text = "\(path): polling for changes (\(reason))"
         }

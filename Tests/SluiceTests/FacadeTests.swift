@@ -424,6 +424,15 @@ final class FacadeTests: XCTestCase {
         XCTAssertEqual(matches.prefix(1).map(\.description), ["('140.180.132.213', None)"])
         let mapped = fieldMap(matches.rows(["host", "x"]), "host") { .text(String($0.text!.prefix(3))) }
         XCTAssertEqual(mapped.prefix(1).map(\.description), ["{'host': '140', 'x': None}"])
+        // match anchors at the line's start without rewriting the pattern: errors name the pattern as given (it
+        // named `^(?:(` at offset 6), a leading (*VERB) still works, and a later match is not taken.
+        XCTAssertThrowsError(try Lines.open(Fixture.tutorial + "/access-log").match("(")) { error in
+            XCTAssertEqual((error as? SluiceError)?.path, "(")
+            XCTAssertTrue((error as? SluiceError)?.message.hasSuffix("at offset 1") == true, "\(error)")
+        }
+        let count = { (pattern: String) in try Lines.open(Fixture.tutorial + "/access-log").match(pattern).reduce(0) { n, _ in n + 1 } }
+        XCTAssertEqual(try count("(*LIMIT_MATCH=100000)140"), 22)
+        XCTAssertEqual(try count("GET"), 0)
         XCTAssertEqual(try Lines.open(Fixture.tutorial + "/access-log").apacheLog().reduce(into: [Int: Int](), {
             $0[$1.status, default: 0] += 1
         }, merge: { $0.merge($1, uniquingKeysWith: +) }).values.reduce(0, +), 7298)

@@ -105,6 +105,18 @@ final class LiveFollowTests: XCTestCase {
             await lines.stop()
             XCTAssertEqual(texts(lines), ["one", "two", "late write to the old file", "three", "four"], "inotify: \(inotify)")
         }
+        // A rotated file that ends in a line without its newline is closed with a notice, not silently.
+        let path = folder + "/rot-partial"
+        LiveFixture.append("", to: path)
+        let notices = NoticeLog()
+        let lines = follow(["rot-partial"]) { options in options.onNotice = { notices.add($0) } }
+        LiveFixture.append("whole\npartial", to: path)
+        do { let ok = await lines.wait(for: 1); XCTAssertTrue(ok) }
+        rename(path, path + ".1")
+        LiveFixture.append("next\n", to: path)
+        do { let ok = await LiveFixture.eventually(timeout: 5) { notices.all.contains(.unfinishedLine(path, 7)) }; XCTAssertTrue(ok) }
+        await lines.stop()
+        XCTAssertEqual(texts(lines), ["whole", "next"])
     }
 
     func testManyRotationsLoseAndRepeatNothing() async {

@@ -110,14 +110,15 @@ public struct ExecutionOptions: Sendable {
         self = withinLimits()
     }
 
-    /// These options with `threads`, `chunkSize`, `windowSize` and `maxLineLength` brought within their ranges:
-    /// a value below its range becomes the lowest, one above it the highest.
+    /// These options with `threads`, `chunkSize`, `windowSize`, `maxLineLength` and `smallFileLimit` brought
+    /// within their ranges: a value below its range becomes the lowest, one above it the highest.
     public func withinLimits() -> ExecutionOptions {
         var options = self
         options.threads = min(max(1, threads), ExecutionOptions.maximumThreads)
         options.chunkSize = min(max(1, chunkSize), ExecutionOptions.maximumChunkSize)
         options.windowSize = min(max(options.chunkSize, windowSize), ExecutionOptions.maximumWindowSize)
         options.maxLineLength = max(0, maxLineLength)
+        options.smallFileLimit = max(0, smallFileLimit)
         return options
     }
 }

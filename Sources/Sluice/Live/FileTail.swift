@@ -18,6 +18,9 @@ public enum FollowNotice: Sendable, Equatable {
     case disappeared(String)
     /// A line longer than `FollowOptions.maxLineLength` was skipped (path, bytes skipped at least).
     case overlongLine(String, Int)
+    /// A rotated file was closed with a last line its writer never ended with `\n`; the line was not delivered
+    /// (path, the line's bytes so far).
+    case unfinishedLine(String, Int)
     /// The path exists but cannot be opened or read; it is retried.
     case unreadable(SluiceError)
     /// Change notification is not available for this path (no inotify, the watch limit is reached, or its
@@ -77,7 +80,8 @@ final class TailedFile {
 /// 1. A different file at the path (another device and inode than the open one) is a rotation: the open file is
 ///    read to its end, retired, and the new file is read from offset 0. A missing path keeps the open file.
 /// 2. Retired files are read (their lines come before the new file's) and closed once they have been idle for
-///    `rotateWait`. A retired file's unfinished last line is dropped: it never got its newline.
+///    `rotateWait`. A retired file's unfinished last line is dropped, with an `.unfinishedLine` notice: it never
+///    got its newline.
 /// 3. When the open file is now shorter than the position read, or the last bytes read before that position
 ///    changed (truncated and written again past it between two checks), it was truncated: reading restarts at 0.
 /// 4. New bytes are split at `\n`; a line is delivered only once its newline has been read.
@@ -164,6 +168,7 @@ final class FileTail {
                 break
             }
             if now &- Swift.max(file.retiredAt, file.lastRead) >= options.rotateWait {
+                if !file.carry.isEmpty && !file.discarding { notice(.unfinishedLine(path, file.carry.count)) }
                 Glibc.close(file.fd)
                 retired.remove(at: index)
             } else {

@@ -16,13 +16,15 @@ public final class Pattern: @unchecked Sendable {
     static let matchLimit: UInt32 = 10_000_000
     static let depthLimit: UInt32 = 100_000
 
-    /// Compiles `source`. Throws `.invalidPattern` naming the pattern and PCRE2's message and offset.
-    public init(_ source: String, caseless: Bool = false) throws {
+    /// Compiles `source`; with `anchored`, a match must start where the search starts (Python's `re.match` on a
+    /// line). Throws `.invalidPattern` naming the pattern and PCRE2's message and offset.
+    public init(_ source: String, caseless: Bool = false, anchored: Bool = false) throws {
         self.source = source
         var errorCode: Int32 = 0
         var errorOffset = 0
         var options = UInt32(PCRE2_MULTILINE)
         if caseless { options |= UInt32(PCRE2_CASELESS) }
+        if anchored { options |= UInt32(PCRE2_ANCHORED) }
         // The pattern's own bytes, also those that are not UTF-8 (`PathBytes`: so they come from the command line).
         let bytes = PathBytes.bytes(source)
         let compiled = bytes.withUnsafeBufferPointer { buffer in

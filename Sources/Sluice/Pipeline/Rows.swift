@@ -66,9 +66,9 @@ private let emptyLine = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
 
 extension Lines {
     /// The lines `pattern` matches at their start (Python's `re.match`), with their groups. The pattern is
-    /// compiled now as `^(?:pattern)`; throws `.invalidPattern`.
+    /// compiled now, anchored at the line's start; throws `.invalidPattern` naming it.
     public func match(_ pattern: String) throws -> Matches {
-        Matches(lines: self, pattern: try Pattern("^(?:" + pattern + ")"))
+        Matches(lines: self, pattern: try Pattern(pattern, anchored: true))
     }
 }
 

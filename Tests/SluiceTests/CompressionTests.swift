@@ -137,9 +137,10 @@ final class CompressionTests: XCTestCase {
         var method = Fixture.gzip(Self.text)
         method[2] = 7
         let member = Fixture.gzip(Self.text)
-        for (stored, message) in [(badCRC16, "corrupt gzip stream: gzip header CRC16 mismatch"),
-                                  (reserved, "corrupt gzip stream: reserved gzip header flags set"),
-                                  (method, "corrupt gzip stream: unsupported compression method 7"),
+        let why = " (the input was taken for gzip by its first bytes, 1f 8b)"
+        for (stored, message) in [(badCRC16, "corrupt gzip stream: gzip header CRC16 mismatch" + why),
+                                  (reserved, "corrupt gzip stream: reserved gzip header flags set" + why),
+                                  (method, "corrupt gzip stream: unsupported compression method 7" + why),
                                   (Array(badCRC16[..<20]), "unexpected end of gzip stream"),
                                   (member + [0, 0, 1], "trailing garbage after gzip member 1")] {
             for pieces in [3, 1 << 18] {
@@ -149,6 +150,22 @@ final class CompressionTests: XCTestCase {
         }
         // Garbage after padding is placed where the padding began.
         XCTAssertEqual(decode(member + [0, 0, 1], .gzip).1?.offset, member.count)
+    }
+
+    /// A plain log that merely starts with a compression magic is read as that format, as the rule says, and the
+    /// error says why (it only said "bad bzip2 block magic", leaving the user to guess).
+    func testAPlainFileThatStartsLikeACompressedOneIsToldWhy() {
+        let dir = Fixture.directory()
+        let bzh = Fixture.write(Array("BZh9 says the first line\n".utf8) + Self.text, to: dir + "/bzh.log")
+        let gz = Fixture.write([0x1f, 0x8b] + Self.text, to: dir + "/gz.log")
+        for (path, hint) in [(bzh, "(the input was taken for bzip2 by its first bytes, BZh)"),
+                             (gz, "(the input was taken for gzip by its first bytes, 1f 8b)")] {
+            for stdin in [false, true] {
+                let result = stdin ? sluice(["count"], stdin: Fixture.read(path)) : sluice(["count", path])
+                XCTAssertEqual(result.status, 2)
+                XCTAssertTrue(result.stderr.contains(hint), result.stderr)
+            }
+        }
     }
 
     func testBzip2EveryLevelConcatenatedStreamsAndBothPaths() throws {

@@ -207,7 +207,11 @@ final class BZip2FastStream: DecodedStream {
                 return nil
             }
         }
-        guard magic == BZip2Blocks.endMagic else { return corrupt("bad bzip2 block magic", at: offset) }
+        guard magic == BZip2Blocks.endMagic else {
+            // Right after the first header: not bzip2 data at all, only bytes that start like it.
+            let hint = offset == 4 && streams == 0 ? " (the input was taken for bzip2 by its first bytes, BZh)" : ""
+            return corrupt("bad bzip2 block magic" + hint, at: offset)
+        }
         return readEnd()
     }
 

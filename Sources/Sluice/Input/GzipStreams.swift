@@ -36,9 +36,11 @@ struct MemberTracker {
         SluiceError(.trailingGarbage, path: path, "trailing garbage after gzip member \(index)", offset: offset)
     }
 
-    /// A damaged member (one that starts with the gzip magic is a member, not garbage, whatever follows).
+    /// A damaged member (one that starts with the gzip magic is a member, not garbage, whatever follows). A
+    /// first member whose 10-byte header is already wrong says why the input was read as gzip at all.
     func failure(_ path: String, _ message: String, offset: Int) -> SluiceError {
-        SluiceError(.corruptGzip, path: path, "corrupt gzip stream: \(message)", offset: offset)
+        let hint = index == 0 && offset < 10 ? " (the input was taken for gzip by its first bytes, 1f 8b)" : ""
+        return SluiceError(.corruptGzip, path: path, "corrupt gzip stream: \(message)\(hint)", offset: offset)
     }
 }
 

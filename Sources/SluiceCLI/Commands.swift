@@ -171,7 +171,13 @@ struct SelectCommand: ParsableCommand {
     @OptionGroup var input: InputOptions
 
     func run() throws {
-        let format = try RecordFormat(parsing: input.format)
+        let format: RecordFormat
+        do {
+            format = try RecordFormat(parsing: input.format)
+            try format.validate()
+        } catch let error as SluiceError {
+            QueryRunner.fatal(error)  // as the other commands report a bad --format: `path: message`, status 2
+        }
         let fields = Array(input.paths.prefix { format.hasField($0) })
         guard !fields.isEmpty else { throw ValidationError("select needs at least one field before the paths") }
         var options = input

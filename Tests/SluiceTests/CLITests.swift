@@ -125,6 +125,29 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// A name several regex groups share (`(?J)`) reads from the first of them that is set, as PCRE2's lookup
+    /// does (it read the last group, unset on GET lines); `select` reports a bad --format as the other commands do
+    /// (it exited 1, or blamed the fields); `~` on status and bytes searches the number every command shows.
+    func testRegexSharedNamesSelectFormatErrorsAndNumericSearches() {
+        let dir = Fixture.directory()
+        let methods = Fixture.write(Array("GET /a 200\nPOST /b 500\n".utf8), to: dir + "/m.txt")
+        let shared = "regex:(?J)^(?:(?<m>GET)|(?<m>POST)) "
+        XCTAssertEqual(sluice(["select", "m", "--format", shared, methods]).stdout, "GET\nPOST\n")
+        XCTAssertEqual(sluice(["count", "--where", "m=GET", "--format", shared, methods]).stdout, "Total 1\n")
+        for (format, message) in [("nope", "nope: unknown format (expected common, combined, auto, fields or regex:PCRE)\n"),
+                                  ("regex:(?<host>\\S+", "(?<host>\\S+: invalid regex: missing closing parenthesis at offset 11\n"),
+                                  ("regex:(a)", "(a): regex format needs named groups such as (?<host>\\S+)\n")] {
+            let result = sluice(["select", "host", "--format", format, methods])
+            XCTAssertEqual(result.status, 2, format)
+            XCTAssertEqual(result.stderr, message)
+        }
+        let log = Fixture.write(Array("h - - [d] \"GET /a HTTP/1.0\" 0200 -\nh - - [d] \"GET /b HTTP/1.0\" 404 0\n".utf8),
+                                to: dir + "/numbers.log")
+        XCTAssertEqual(sluice(["select", "request", "--where", "status~^200$", log]).stdout, "/a\n")
+        XCTAssertEqual(sluice(["count", "--where", "bytes~^0$", log]).stdout, "Total 2\n")
+        XCTAssertEqual(sluice(["count", "--where", "bytes!~-", log]).stdout, "Total 2\n")
+    }
+
     func testStandardInputAndDash() {
         let bytes = Array(Self.log.utf8)
         XCTAssertEqual(sluice(["sum", "bytes"], stdin: bytes).stdout, "Total 40\n")

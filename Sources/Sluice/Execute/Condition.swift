@@ -133,7 +133,9 @@ final class ConditionEvaluator {
     private func accepts(_ record: Record, _ test: Test) -> Bool {
         let (start, end) = record.span(test.field)
         if test.matcher >= 0 {
-            switch matchers[test.matcher].search(record.base + start, length: end - start) {
+            // A numeric field is searched as the number every command shows (bytes `-` as 0, status 0404 as 404).
+            let subject = test.fieldIsNumeric ? record.text(test.field, accessLog: accessLog) : (record.base + start, end - start)
+            switch matchers[test.matcher].search(subject.0, length: subject.1) {
             case .match: return test.op == .matches
             case .noMatch: return test.op == .notMatches
             case .failed(let message):

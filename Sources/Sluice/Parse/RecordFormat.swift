@@ -31,6 +31,12 @@ public enum RecordFormat: Sendable, Equatable {
 }
 
 extension RecordFormat {
+    /// Compiles the format; throws what an `Engine` would for it: `.invalidPattern` for a `regex:` format whose
+    /// pattern does not compile or has no named group.
+    public func validate() throws {
+        _ = try CompiledFormat(self)
+    }
+
     /// True when `name` is a field of this format (for `regex:`, a named group; false if the regex is invalid).
     public func hasField(_ name: String) -> Bool {
         guard let compiled = try? CompiledFormat(self) else { return false }
@@ -72,6 +78,9 @@ final class CompiledFormat: @unchecked Sendable {
     let pattern: Pattern?
     /// Field name to span index for named formats.
     private let names: [String: Int]
+    /// For a regex whose groups share names (`(?J)`): each name's first group (0-based, its field's span) and the
+    /// other groups of that name in order. PCRE2 reads such a name from the first of its groups that is set.
+    let sharedNames: [(first: Int, others: [Int])]
 
     init(_ format: RecordFormat) throws {
         self.format = format
@@ -82,18 +91,21 @@ final class CompiledFormat: @unchecked Sendable {
             for (index, name) in AccessField.names.enumerated() { table[name] = index }
             for (alias, index) in AccessField.aliases { table[alias] = index }
             names = table
+            sharedNames = []
         case .fields:
             pattern = nil
             names = [:]
+            sharedNames = []
         case .regex(let source):
             let compiled = try Pattern(source)
             pattern = compiled
-            var table = [String: Int]()
-            for (name, group) in compiled.namedGroups { table[name] = group - 1 }
-            if table.isEmpty {
+            var groups = [String: [Int]]()
+            for (name, group) in compiled.namedGroups { groups[name, default: []].append(group - 1) }
+            if groups.isEmpty {
                 throw SluiceError(.invalidPattern, path: source, "regex format needs named groups such as (?<host>\\S+)")
             }
-            names = table
+            names = groups.mapValues { $0.min()! }
+            sharedNames = groups.values.filter { $0.count > 1 }.map { $0.sorted() }.map { ($0[0], Array($0.dropFirst())) }
         }
     }
 

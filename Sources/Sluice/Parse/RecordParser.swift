@@ -19,6 +19,7 @@ final class RecordParser {
     private let splitsFields: Bool
     private let formatMatcher: Matcher?
     private let groups: Int
+    private let sharedNames: [(first: Int, others: [Int])]
 
     /// With `splitsFields` false, the fields format leaves the line unsplit (for consumers that read it whole).
     /// With `needsTrailer` false, the auto format does not look for referer and agent (they read as empty).
@@ -33,6 +34,7 @@ final class RecordParser {
         self.splitsFields = splitsFields
         formatMatcher = format.pattern.map(Matcher.init)
         groups = format.pattern?.captureCount ?? 0
+        sharedNames = format.sharedNames
         record.ensureCapacity(Swift.max(groups, 11))
     }
 
@@ -57,12 +59,20 @@ final class RecordParser {
         switch formatMatcher.search(base + lineStart, length: lineEnd - lineStart) {
         case .match:
             let vector = formatMatcher.ovector
+            let isSet = { (group: Int) in
+                vector[2 * (group + 1)] != Int(bitPattern: UInt(bitPattern: -1)) && vector[2 * (group + 1)] <= vector[2 * (group + 1) + 1]
+            }
             for group in 0..<groups {
-                let groupStart = vector[2 * (group + 1)], groupEnd = vector[2 * (group + 1) + 1]
-                if groupStart == Int(bitPattern: UInt(bitPattern: -1)) || groupStart > groupEnd {
-                    record.set(group, lineEnd, lineEnd)  // an unset group reads as empty
+                if isSet(group) {
+                    record.set(group, lineStart + vector[2 * (group + 1)], lineStart + vector[2 * (group + 1) + 1])
                 } else {
-                    record.set(group, lineStart + groupStart, lineStart + groupEnd)
+                    record.set(group, lineEnd, lineEnd)  // an unset group reads as empty
+                }
+            }
+            // A name several groups share reads from the first of them that is set, as PCRE2's own lookup does.
+            for shared in sharedNames where !isSet(shared.first) {
+                if let other = shared.others.first(where: isSet) {
+                    record.set(shared.first, lineStart + vector[2 * (other + 1)], lineStart + vector[2 * (other + 1) + 1])
                 }
             }
             record.fieldCount = groups

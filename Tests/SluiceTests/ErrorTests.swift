@@ -40,7 +40,7 @@ final class ErrorTests: XCTestCase {
             (["count", "--where", "status=abc", path], "status=abc: bad --where: field 'status' is numeric"),
             (["count", "--where", "bytes>99999999999999999999", path],
              "bytes>99999999999999999999: bad --where: field 'bytes' is numeric but '99999999999999999999' is not a 64-bit integer"),
-            (["count", "--where", "request~(", path], "(: invalid regex"),
+            (["count", "--where", "request~(", path], "request~(: bad --where: invalid regex: missing closing parenthesis at offset 1\n"),
             (["count", "--format", "xml", path], "xml: unknown format"),
             (["count", "--format", "regex:(\\S+)", path], "needs named groups"),
             (["top", "host", "-k", "0", path], "top: k must be at least 1, got 0\n"),

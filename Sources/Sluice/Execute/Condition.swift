@@ -58,7 +58,9 @@ struct Condition {
         }
         self.fieldIsNumeric = format.isNumeric(field)
         if op == .matches || op == .notMatches {
-            pattern = try Pattern(valueText)
+            do { pattern = try Pattern(valueText) } catch let error as SluiceError {
+                throw SluiceError(.invalidPattern, path: text, "bad --where: \(error.message)")
+            }
         } else {
             pattern = nil
             if fieldIsNumeric && integer == nil {

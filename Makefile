@@ -4,7 +4,7 @@ SWIFT ?= swift
 # C libraries the package links against.
 DEPS := libpcre2-dev zlib1g-dev libbz2-dev libisal-dev
 # Peers the benchmarks compare against.
-PEERS := ripgrep mawk gawk pigz isal lbzip2 pbzip2 goaccess hyperfine time
+PEERS := ripgrep mawk gawk pigz isal lbzip2 pbzip2 bzip2 goaccess hyperfine time python3
 DEMO := demo-data
 SLUICE := .build/release/sluice
 

@@ -3,19 +3,23 @@
 # report (median times, ratios, sluice's peak RSS, scaling with input size and threads).
 #
 # Every peer's answer is checked against sluice's (after normalising the output format) before it is timed; a
-# peer that disagrees or fails is reported and left out. Anchors (`wc -l`, decompress-and-count pipelines)
-# answer a different question and only show how close sluice gets to reading the bytes at all.
+# peer that disagrees or fails (or prints no answer) is reported and left out. Anchors (`wc -l`, decompress-and-
+# count pipelines) answer a different question and only show how close sluice gets to reading the bytes at all;
+# each must exit 0 with every command of its pipeline and print the input's line count (as `sluice grep -c ''`
+# counts it), or it is left out too.
 #
 # Environment:
 #   SLUICE         the sluice binary            (default: ../.build/release/sluice, as `make release` builds;
 #                  the Makefile sets it too, so through make write `make perf-compare SLUICE=PATH`)
 #   PERF_DATA      folder for generated inputs  (default: /tmp/perf-data; QUICK=1 uses PERF_DATA/quick)
-#   PERF_OUT       the Markdown report          (default: Perf/results/latest.md; QUICK=1: PERF_DATA/quick.md)
+#   PERF_OUT       the Markdown report          (default: Perf/results/latest.md; QUICK=1: PERF_DATA/quick/quick.md)
 #   QUICK=1        small inputs and fewer runs, a smoke test of a few minutes
 #   SCALE_4G=1     add a 4 GiB step to the size-scaling table (needs 4 GiB more disk and a few minutes)
-#   PERF_COMMIT    the commit named in the report (default: the work tree's HEAD, noting uncommitted changes)
+#   PERF_COMMIT    the commit named in the report (default: the work tree's HEAD when the run starts, noting
+#                  uncommitted changes; "unknown" when SLUICE names another binary than this tree's build)
 #   RUNS           timed runs for fast commands (default 5; QUICK=1: 2)
-#   TUTORIAL_LOG   the tutorial's access-log    (default: ../../shared/data/tutorial/access-log)
+#   TUTORIAL_LOG   the tutorial's access-log    (default: ../shared/data/tutorial/access-log beside this
+#                  repository, where the project's shared data lives; makebig-2000 is made from it)
 #
 # Needs hyperfine, mawk, gawk, ripgrep, grep, igzip (isal), lbzip2, goaccess, python3, GNU time: `make
 # install-peers` installs them. A missing peer is reported as skipped. Paths must not contain spaces.
@@ -27,6 +31,14 @@ root=$(cd "$here/.." && pwd)
 SLUICE=${SLUICE:-$root/.build/release/sluice}
 TUTORIAL_BIN=${SLUICE_TUTORIAL:-$(dirname "$SLUICE")/sluice-tutorial}
 TUTORIAL_LOG=${TUTORIAL_LOG:-$root/../shared/data/tutorial/access-log}
+# The commit the report names, taken now: a commit made during the run is not what was built.
+if [ -n "${PERF_COMMIT:-}" ]; then
+    commit=$PERF_COMMIT
+elif [ "$SLUICE" != "$root/.build/release/sluice" ]; then
+    commit="unknown (SLUICE=$SLUICE, not this tree's build)"
+else
+    commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- Sources CShims Package.swift 2>/dev/null || echo ' (with uncommitted changes)')"
+fi
 QUICK=${QUICK:-0}
 SCALE_4G=${SCALE_4G:-0}
 DATA=${PERF_DATA:-/tmp/perf-data}
@@ -107,7 +119,7 @@ find "$DATA/$tree" -type f -print0 | xargs -0 cat > /dev/null
 # MARK: - Checking and timing
 
 # Normalisers turn a command's output file into the answer that is compared.
-norm_int() { grep -oE '[0-9]+' "$1" | tail -n 1; }                  # `Total N`, `N`, `path:N` -> N
+norm_int() { { grep -oE '[0-9]+' "$1" || true; } | tail -n 1; }    # `Total N`, `N`, `path:N` -> N; "" if none
 norm_lines() { awk '{ $1 = $1; print }' "$1" | md5sum | cut -d' ' -f1; }   # whitespace-insensitive lines
 
 workload=""; normaliser=""; expected=""; sluice_median=""; sluice_code=""; counter=0; paired=""
@@ -142,11 +154,13 @@ print(f'{r["median"]:.3f} {r["min"]:.3f} {r["max"]:.3f} {len(r["times"])}')
 PY
 }
 
-# probe CODE: runs CODE once through bash, output to $work/probe.out; sets probe_seconds and probe_status.
+# probe CODE [pipefail]: runs CODE once through bash, output to $work/probe.out; sets probe_seconds and
+# probe_status. With `pipefail`, a failure anywhere in a pipeline counts (peers that end in `| head` may see
+# their writer stopped by SIGPIPE, so only anchors use it).
 probe() {
     local t0=$EPOCHREALTIME
     probe_status=0
-    bash -c "$1" > "$work/probe.out" 2> "$work/probe.err" || probe_status=$?
+    bash ${2:+-o $2} -c "$1" > "$work/probe.out" 2> "$work/probe.err" || probe_status=$?
     probe_seconds=$(python3 -c "print(f'{$EPOCHREALTIME - $t0:.3f}')")
 }
 
@@ -211,6 +225,7 @@ reference() {
     probe "$code"
     [ "$probe_status" = 0 ] || die "$tool failed (exit $probe_status): $(head -c 300 "$work/probe.err")"
     expected=$($normaliser "$work/probe.out")
+    [ -n "$expected" ] || die "$tool printed no answer: $(head -c 300 "$work/probe.out")"
     say "$tool answers $(head -c 120 "$work/probe.out" | head -n 3 | tr '\n' ' ')"
     local rss=""
     if /usr/bin/time -f %M -o "$work/rss.txt" bash -c "exec $code" > /dev/null 2>&1; then
@@ -246,16 +261,30 @@ peer() {
     record "$tool" peer "same"
 }
 
-# anchor TOOL NEEDS CODE: a command that reads the same bytes but answers another question; timed, not checked.
+# line_count FILE: the lines of FILE (decoded, for compressed files) as sluice counts them.
+line_count() { norm_int <("$SLUICE" grep -c '' "$1"); }
+
+# anchor TOOL NEEDS CODE FILE: a command that reads FILE's bytes but answers another question (a line count). It
+# must succeed in every command of its pipeline and print FILE's line count, or it is left out.
 anchor() {
-    local tool=$1 needs=$2 code=$3
+    local tool=$1 needs=$2 code=$3 file=$4 got lines
     median=""; minimum=""; maximum=""; runs=""; paired=""
     if [ -n "$needs" ] && ! have "$needs"; then record "$tool" anchor "skipped: $needs not installed"; return; fi
-    probe "$code"
-    if [ "$probe_status" != 0 ]; then record "$tool" anchor "failed (exit $probe_status)"; return; fi
+    probe "$code" pipefail
+    if [ "$probe_status" != 0 ]; then
+        say "$tool FAILED (exit $probe_status), excluded: $(head -c 200 "$work/probe.err")"
+        record "$tool" anchor "failed (exit $probe_status), excluded"
+        return
+    fi
+    got=$(norm_int "$work/probe.out"); lines=$(line_count "$file")
+    if [ "$got" != "$lines" ]; then
+        say "$tool counted '$got' lines, not $lines: excluded"
+        record "$tool" anchor "counted $got lines, not $lines, excluded"
+        return
+    fi
     measure "$tool" "$code"
     pair "$tool" "$code"
-    record "$tool" anchor "anchor (not compared)"
+    record "$tool" anchor "anchor (line count checked)"
 }
 
 S=$SLUICE
@@ -295,7 +324,7 @@ done
 
 begin sum "sum bytes — $makebig" norm_int
 reference sluice "$S sum bytes $M"
-anchor "wc -l" wc "wc -l $M"
+anchor "wc -l" wc "wc -l $M" "$M"
 peer mawk mawk "mawk -f $work/sum-bytes.awk $M"
 peer gawk gawk "gawk -f $work/sum-bytes.awk $M"
 peer "python (generators)" python3 "python3 $py/sum_bytes.py $M"
@@ -313,7 +342,7 @@ peer "grep" grep "grep GET $M"
 
 begin pipe-sum "sum bytes — $makebig through a pipe (cat |)" norm_int
 reference sluice "cat $M | $S sum bytes"
-anchor "cat | wc -l" wc "cat $M | wc -l"
+anchor "cat | wc -l" wc "cat $M | wc -l" "$M"
 peer "cat | mawk" mawk "cat $M | mawk -f $work/sum-bytes.awk"
 
 begin pipe-grep "grep -c 'ply-.*\\.gz' — $makebig through a pipe (cat |)" norm_int
@@ -322,7 +351,7 @@ peer "cat | rg -c" rg "cat $M | rg -c 'ply-.*\\.gz'"
 
 begin top "top host -k 10 — $big" norm_lines
 reference sluice "$S top host -k 10 $B"
-anchor "wc -l" wc "wc -l $B"
+anchor "wc -l" wc "wc -l $B" "$B"
 peer "mawk + sort" mawk "mawk -f $work/count-hosts.awk $B | sort -k1,1nr -k2,2 | head -n 10"
 peer "gawk + sort" gawk "gawk -f $work/count-hosts.awk $B | sort -k1,1nr -k2,2 | head -n 10"
 peer "goaccess (hosts panel only, CSV)" goaccess \
@@ -330,23 +359,23 @@ peer "goaccess (hosts panel only, CSV)" goaccess \
 
 begin distinct "distinct request --where status=404 — $big" norm_lines
 reference sluice "$S distinct request --where status=404 $B"
-anchor "wc -l" wc "wc -l $B"
+anchor "wc -l" wc "wc -l $B" "$B"
 peer "mawk + sort" mawk "mawk -f $work/requests-404.awk $B | sort"
 peer "gawk + sort" gawk "gawk -f $work/requests-404.awk $B | sort"
 
 begin gzip "sum bytes — $gz" norm_int
 reference sluice "$S sum bytes $G"
-anchor "igzip -dc | wc -l" igzip "igzip -dc $G | wc -l"
-anchor "zcat | wc -l" zcat "zcat $G | wc -l"
+anchor "igzip -dc | wc -l" igzip "igzip -dc $G | wc -l" "$G"
+anchor "zcat | wc -l" zcat "zcat $G | wc -l" "$G"
 
 begin bzip2 "sum bytes — $bz" norm_int
 reference sluice "$S sum bytes $Z"
-anchor "lbzip2 -n2 -dc | wc -l" lbzip2 "lbzip2 -n2 -dc $Z | wc -l"
-anchor "bzcat | wc -l" bzcat "bzcat $Z | wc -l"
+anchor "lbzip2 -n2 -dc | wc -l" lbzip2 "lbzip2 -n2 -dc $Z | wc -l" "$Z"
+anchor "bzcat | wc -l" bzcat "bzcat $Z | wc -l" "$Z"
 
 begin bzip2-stdin "sum bytes — $bz from standard input" norm_int
 reference sluice "$S sum bytes < $Z"
-anchor "lbzip2 -n2 -dc < | wc -l" lbzip2 "lbzip2 -n2 -dc < $Z | wc -l"
+anchor "lbzip2 -n2 -dc < | wc -l" lbzip2 "lbzip2 -n2 -dc < $Z | wc -l" "$Z"
 peer "sluice --sequential-bzip2 <" "" "$S sum bytes --sequential-bzip2 < $Z"
 
 begin tree "count — $tree ($TREE_FILES files)" norm_int
@@ -411,7 +440,7 @@ version() { "$@" 2>&1 | head -n 1 | tr -d '\r' || true; }
     echo "elapsed=$elapsed"
     echo "mode=$([ "$QUICK" = 1 ] && echo "quick (QUICK=1)" || echo full)"
     echo "runs=$RUNS"
-    echo "commit=${PERF_COMMIT:-$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- Sources CShims Package.swift 2>/dev/null || echo ' (with uncommitted changes)')}"
+    echo "commit=$commit"
     echo "binary=$SLUICE"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "v_hyperfine=$(version hyperfine --version)"

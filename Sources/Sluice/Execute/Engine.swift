@@ -402,7 +402,7 @@ public final class Engine {
     /// Processes `items` on the workers, then merges their reports in order. With `intactEnd`, called once the
     /// workers are done, only the `.bytes` items that end at or before the offset it returns are merged, and none
     /// after the first that does not.
-    private func execute(_ items: [WorkItem], maxWorkers: Int = Int.max, intactEnd: (() -> Int)? = nil) {
+    private func execute(_ items: [WorkItem], maxWorkers: Int = Int.max, intactEnd: () -> Int = { Int.max }) {
         guard !items.isEmpty else { return }
         let next = Atomic<Int>(0)
         let workers = min(processors.count, items.count, max(1, maxWorkers))
@@ -422,7 +422,7 @@ public final class Engine {
                 }
             }
         }
-        let intact = intactEnd?() ?? Int.max
+        let intact = intactEnd()
         for item in items {
             if case .bytes(_, _, let end) = item.source, end > intact { break }
             merge(item)

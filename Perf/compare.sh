@@ -276,7 +276,7 @@ anchor() {
         record "$tool" anchor "failed (exit $probe_status), excluded"
         return
     fi
-    got=$(norm_int "$work/probe.out"); lines=$(line_count "$file")
+    got=$(awk '{ print $1; exit }' "$work/probe.out"); lines=$(line_count "$file")  # `wc -l` prints "N [path]"
     if [ "$got" != "$lines" ]; then
         say "$tool counted '$got' lines, not $lines: excluded"
         record "$tool" anchor "counted $got lines, not $lines, excluded"

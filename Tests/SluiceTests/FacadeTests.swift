@@ -302,6 +302,14 @@ final class FacadeTests: XCTestCase {
             XCTAssertThrowsError(try catted.check()) { XCTAssertEqual(($0 as? SluiceError)?.path, path) }
         }
         XCTAssertThrowsError(try genCat(Array(opened())).count()) { XCTAssertEqual(($0 as? SluiceError)?.code, .truncatedGzip) }
+        // A file that could not be opened after the collected ones: their lines are all read, then its error.
+        let collected = Array(genOpen(LogFiles(paths: [dir + "/access-log", dir + "/access-log", dir + "/missing"])))
+        XCTAssertEqual(collected.count, 2)
+        let both = genCat(collected)
+        var seen = 0
+        for _ in both { seen += 1 }
+        XCTAssertEqual(seen, 2 * logLines)
+        XCTAssertThrowsError(try both.check()) { XCTAssertEqual(($0 as? SluiceError)?.code, .noSuchFile) }
         XCTAssertEqual(try genCat(Array(genOpen(LogFiles(paths: [dir + "/access-log"])))).count(), logLines)
 
         let missing = genFind("access-log*", dir + "/missing")

@@ -398,10 +398,8 @@ public final class Engine {
     // MARK: Parallel execution and ordered merge
 
     /// Runs the items on all workers, each claiming the next unclaimed item, then merges their reports in order.
-    /// `maxWorkers` leaves cores to a decoder thread that runs at the same time.
-    /// Processes `items` on the workers, then merges their reports in order. With `intactEnd`, called once the
-    /// workers are done, only the `.bytes` items that end at or before the offset it returns are merged, and none
-    /// after the first that does not.
+    /// `maxWorkers` leaves cores to a decoder thread that runs at the same time. `intactEnd`, called once the
+    /// workers are done, gives the offset past which a `.bytes` item is not merged, nor any item after it.
     private func execute(_ items: [WorkItem], maxWorkers: Int = Int.max, intactEnd: () -> Int = { Int.max }) {
         guard !items.isEmpty else { return }
         let next = Atomic<Int>(0)

@@ -24,9 +24,10 @@ struct GzipHeader {
 
     private var part = Part.fixed
     private var flags: UInt8 = 0
-    /// Bytes of the current fixed-size part read so far, and the part's value as far as it matters.
+    /// Bytes of the current fixed-size part read so far, and the first two of them (the extra field's length or
+    /// the CRC16, little-endian).
     private var partCount = 0
-    private var partBytes = (UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+    private var partBytes = (UInt8(0), UInt8(0))
     private var extraLeft = 0
     /// The CRC32 of the header bytes before the CRC16 field.
     private var crc: UInt = 0
@@ -102,10 +103,12 @@ struct GzipHeader {
         return (used, part == .done ? .complete : .needMore)
     }
 
+    /// The optional parts in header order, with the flag bit that asks for each.
+    private static let optionalParts: [(Part, UInt8)] = [(.extraLength, 4), (.name, 8), (.comment, 16), (.checksum, 2)]
+
     /// Moves to the first part the flags ask for after `finished`.
     private mutating func advance(after finished: Part) {
         partCount = 0
-        let order: [(Part, UInt8)] = [(.extraLength, 4), (.name, 8), (.comment, 16), (.checksum, 2)]
         let from: Int
         switch finished {
         case .fixed: from = 0
@@ -114,6 +117,6 @@ struct GzipHeader {
         case .comment: from = 3
         default: from = 4
         }
-        part = order[from...].first { flags & $0.1 != 0 }?.0 ?? .done
+        part = GzipHeader.optionalParts[from...].first { flags & $0.1 != 0 }?.0 ?? .done
     }
 }

@@ -55,6 +55,12 @@ final class RecordParser {
             if splitsFields { FieldSplitter.split(base, lineStart, lineEnd, into: record) } else { record.fieldCount = 0 }
             return .record
         }
+        return parseRegex(base, lineStart, lineEnd)
+    }
+
+    /// `parse` for `regex:` formats, kept out of line so that the access-log path stays small in the workers' loop.
+    @inline(never)
+    private func parseRegex(_ base: UnsafePointer<UInt8>, _ lineStart: Int, _ lineEnd: Int) -> Outcome {
         guard let formatMatcher else { return .malformed }
         switch formatMatcher.search(base + lineStart, length: lineEnd - lineStart) {
         case .match:

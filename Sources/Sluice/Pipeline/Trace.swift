@@ -86,9 +86,10 @@ extension Lines: CarriesPipelineStatus {
     var pipelineStatus: PipelineStatus? { status }
 }
 
-/// The lines of each sequence of `sources` in turn. When a source that belongs to a pipeline (see
-/// `CarriesPipelineStatus`) ends with an error in its status, the lines end there and the error is copied to
-/// `status`, so that the pipeline reading these lines throws it.
+/// The lines of each sequence of `sources` in turn, for pipelines whose sources belong to one (see
+/// `CarriesPipelineStatus`): a source that ends with an error its status did not hold when it began ends the lines
+/// there; an error that was already there (a file after these sources that could not be opened) ends them after
+/// the last source. Either way the error is copied to `status`, so the pipeline reading these lines throws it.
 struct ConcatenatedLines<S: Sequence>: Sequence where S.Element: Sequence, S.Element.Element == Line {
     let sources: S
     let status: PipelineStatus
@@ -100,6 +101,9 @@ struct ConcatenatedLines<S: Sequence>: Sequence where S.Element: Sequence, S.Ele
         let status: PipelineStatus
         var inner: S.Element.Iterator?
         var innerStatus: PipelineStatus?
+        var innerFailedBefore = false
+        /// An error a source's status held before it was read, thrown once every source has been read.
+        var earlierError: SluiceError?
         var ended = false
 
         init(outer: S.Iterator, status: PipelineStatus) {
@@ -110,18 +114,21 @@ struct ConcatenatedLines<S: Sequence>: Sequence where S.Element: Sequence, S.Ele
         mutating func next() -> Line? {
             while !ended {
                 if let line = inner?.next() { return line }
-                if let error = innerStatus?.error {
-                    status.fail(error)
-                    ended = true
-                    return nil
+                if let error = innerStatus?.error, !innerFailedBefore {
+                    return end(error)
                 }
-                guard let source = outer.next() else {
-                    ended = true
-                    return nil
-                }
+                guard let source = outer.next() else { return end(earlierError) }
                 innerStatus = (source as? CarriesPipelineStatus)?.pipelineStatus
+                innerFailedBefore = innerStatus?.error != nil
+                if earlierError == nil { earlierError = innerStatus?.error }
                 inner = source.makeIterator()
             }
+            return nil
+        }
+
+        private mutating func end(_ error: SluiceError?) -> Line? {
+            if let error { status.fail(error) }
+            ended = true
             return nil
         }
     }

@@ -62,13 +62,8 @@ struct GzipHeader {
                 }
                 if partCount == 10 { advance(after: .fixed) }
             case .extraLength:
-                while used < count && partCount < 2 {
-                    if partCount == 0 { partBytes.0 = base[used] } else { partBytes.1 = base[used] }
-                    used += 1
-                    partCount += 1
-                }
-                if partCount == 2 {
-                    extraLeft = Int(partBytes.0) | Int(partBytes.1) << 8
+                if let length = takeTwo(base, count, &used) {
+                    extraLeft = Int(length)
                     part = .extra
                 }
             case .extra:
@@ -83,14 +78,8 @@ struct GzipHeader {
                     advance(after: part)
                 }
             case .checksum:
-                while used < count && partCount < 2 {
-                    if partCount == 0 { partBytes.0 = base[used] } else { partBytes.1 = base[used] }
-                    used += 1
-                    partCount += 1
-                }
-                if partCount == 2 {
-                    let stored = UInt(partBytes.0) | UInt(partBytes.1) << 8
-                    guard stored == crc & 0xFFFF else { return (used, .invalid("gzip header CRC16 mismatch")) }
+                if let stored = takeTwo(base, count, &used) {
+                    guard UInt(stored) == crc & 0xFFFF else { return (used, .invalid("gzip header CRC16 mismatch")) }
                     part = .done
                 }
             case .done:
@@ -101,6 +90,16 @@ struct GzipHeader {
             if part == .done { return (used, .complete) }
         }
         return (used, part == .done ? .complete : .needMore)
+    }
+
+    /// Reads the bytes of a two-byte part from `base[used..<count]`; its little-endian value once both are in.
+    private mutating func takeTwo(_ base: UnsafePointer<UInt8>, _ count: Int, _ used: inout Int) -> UInt16? {
+        while used < count && partCount < 2 {
+            if partCount == 0 { partBytes.0 = base[used] } else { partBytes.1 = base[used] }
+            used += 1
+            partCount += 1
+        }
+        return partCount == 2 ? UInt16(partBytes.0) | UInt16(partBytes.1) << 8 : nil
     }
 
     /// The optional parts in header order, with the flag bit that asks for each.

@@ -56,6 +56,10 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(rows.count, 3)
         XCTAssertEqual(rows[1]?["request"] as? String, #"/b\"q"#)
         XCTAssertEqual(rows[1]?["status"] as? Int, 404)
+        // A field named twice is one key in JSON (it was written twice), and twice in text.
+        XCTAssertEqual(sluice(["select", "host", "status", "host", "--json", path]).stdout.split(separator: "\n").first,
+                       #"{"host":"1.1.1.1","status":200}"#)
+        XCTAssertEqual(sluice(["select", "host", "host", path]).stdout.split(separator: "\n").first, "1.1.1.1 1.1.1.1")
         let grep = sluice(["grep", "--json", "Agent", path])
         XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(grep.stdoutBytes)) as? [String: String],
                        ["line": #"1.1.1.1 - - [d] "GET /c HTTP/1.0" 200 30 "http://r/" "Agent \"X\"""#])
@@ -146,6 +150,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sluice(["select", "request", "--where", "status~^200$", log]).stdout, "/a\n")
         XCTAssertEqual(sluice(["count", "--where", "bytes~^0$", log]).stdout, "Total 2\n")
         XCTAssertEqual(sluice(["count", "--where", "bytes!~-", log]).stdout, "Total 2\n")
+        // awk's and Perl's spellings: == for =, =~ for ~ (it was "unknown operator '=~'").
+        XCTAssertEqual(sluice(["count", "--where", "request=~^/a", log]).stdout, "Total 1\n")
+        XCTAssertEqual(sluice(["count", "--where", "status==404", log]).stdout, "Total 1\n")
     }
 
     func testStandardInputAndDash() {

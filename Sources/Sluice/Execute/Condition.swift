@@ -42,6 +42,7 @@ struct Condition {
         if opEnd < bytes.count && (bytes[opEnd] == UInt8(ascii: "=") || bytes[opEnd] == UInt8(ascii: "~")) { opEnd += 1 }
         var opText = String(decoding: bytes[opStart..<opEnd], as: UTF8.self)
         if opText == "==" { opText = "=" }
+        if opText == "=~" { opText = "~" }  // awk's and Perl's spelling of a match
         guard let op = Op(rawValue: opText) else {
             throw SluiceError(.invalidCondition, path: text, "bad --where: unknown operator '\(opText)'")
         }

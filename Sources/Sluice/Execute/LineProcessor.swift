@@ -46,7 +46,7 @@ final class LineProcessor {
         }
         if case .select(let fields, let json) = plan.output, case .select(let names, _) = plan.query.operation {
             selectFields = fields
-            selectJSONKeys = json ? names.map { Array("\"\($0)\":".utf8) } : nil
+            selectJSONKeys = json ? Plan.selectedNames(names, json: true).map { Array("\"\($0)\":".utf8) } : nil
         } else {
             selectFields = []
             selectJSONKeys = nil

@@ -34,7 +34,7 @@ final class Plan: @unchecked Sendable {
             guard !names.isEmpty else {
                 throw SluiceError(.invalidArgument, path: "select", "select needs at least one field")
             }
-            output = .select(try names.map { try format.field($0) }, json: json)
+            output = .select(try Plan.selectedNames(names, json: json).map { try format.field($0) }, json: json)
             aggregate = .none
         case .sum(let name):
             let field = try format.field(name)
@@ -65,5 +65,13 @@ final class Plan: @unchecked Sendable {
         }
         if case .select(let selected, _) = output { fields += selected }
         usesTrailer = query.custom != nil || fields.contains { $0.index >= AccessField.referer }
+    }
+
+    /// The fields `select` writes: as given, except that JSON keeps each name once (its first place), since an
+    /// object's keys must differ.
+    static func selectedNames(_ names: [String], json: Bool) -> [String] {
+        guard json else { return names }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
     }
 }

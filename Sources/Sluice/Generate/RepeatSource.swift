@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A file to write many times over, as the tutorial's `makebig` does (`data = open(f).read()`, then `data` N
 /// times). It is opened when made, so that a caller can check it (and that its output is another file) before
 /// creating that output.
@@ -22,38 +18,25 @@ public final class RepeatSource {
     /// The largest file held in memory.
     static let memoryLimit = 64 << 20
 
-    /// Opens `path` and, unless it is a regular file of more than 64 MiB, reads it. Throws
-    /// `SluiceError(.noSuchFile / .unreadable, path: path, ...)` when it cannot be opened or read or is a directory.
+    /// Opens `path` and, unless it is a regular file of more than 64 MiB, reads it. Throws what `System` throws
+    /// when it cannot be opened or read (`.noSuchFile` for a missing one), and `.unreadable` for a directory.
     public init(_ path: String) throws {
         self.path = path
-        let fd = PathBytes.withCString(path) { open($0, O_RDONLY | O_CLOEXEC) }
-        if fd < 0 {
-            let code = errno
-            throw SluiceError(code == ENOENT ? .noSuchFile : .unreadable, path: path, String(cString: strerror(code)))
-        }
-        descriptor = fd
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let code = errno
-            close(fd)
-            throw SluiceError(.unreadable, path: path, String(cString: strerror(code)))
-        }
-        guard (info.st_mode & S_IFMT) != S_IFDIR else {
-            close(fd)
-            throw SluiceError(.unreadable, path: path, "is a directory")
-        }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int(info.st_size)
-        if (info.st_mode & S_IFMT) != S_IFREG || size <= RepeatSource.memoryLimit {
-            do { contents = try readToEnd() } catch {
-                close(fd)
-                throw error
-            }
+        descriptor = try System.open(path)
+        do {
+            let info = try System.stat(descriptor, path: path)
+            if System.isDirectory(info) { throw SluiceError(.unreadable, path: path, "is a directory") }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int(info.st_size)
+            if !System.isRegular(info) || size <= RepeatSource.memoryLimit { contents = try readToEnd() }
+        } catch {
+            System.close(descriptor)
+            throw error
         }
     }
 
-    deinit { close(descriptor) }
+    deinit { System.close(descriptor) }
 
     /// Writes the file's bytes to `sink` `times` times over, in blocks of at most about `LogGenerator.blockSize`
     /// bytes (small files are tiled so that the sink is not called once per copy); nothing when `times <= 0`.
@@ -85,7 +68,7 @@ public final class RepeatSource {
         for _ in 0..<times {
             var offset = 0
             while offset < size {
-                let got = try read(into: chunk, count: min(blockSize, size - offset), at: offset)
+                let got = try System.read(descriptor, chunk, min(blockSize, size - offset), at: offset, path: path)
                 if got == 0 { throw SluiceError(.fileShrank, path: path, "file shrank while being repeated", offset: offset) }
                 try sink(UnsafeRawBufferPointer(start: chunk, count: got))
                 offset += got
@@ -98,19 +81,9 @@ public final class RepeatSource {
         var bytes = [UInt8]()
         var piece = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let got = try piece.withUnsafeMutableBufferPointer { try read(into: $0.baseAddress!, count: $0.count, at: nil) }
+            let got = try piece.withUnsafeMutableBytes { try System.read(descriptor, $0.baseAddress!, $0.count, path: path) }
             if got == 0 { return bytes }
             bytes.append(contentsOf: piece[0..<got])
-        }
-    }
-
-    /// Reads up to `count` bytes at `offset` (or at the current position); 0 only at the end.
-    private func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int, at offset: Int?) throws -> Int {
-        while true {
-            let got = offset.map { pread(descriptor, buffer, count, off_t($0)) } ?? Glibc.read(descriptor, buffer, count)
-            if got >= 0 { return got }
-            if errno == EINTR { continue }
-            throw SluiceError(.unreadable, path: path, String(cString: strerror(errno)), offset: offset)
         }
     }
 }

@@ -61,6 +61,15 @@ enum System {
         }
     }
 
+    /// Reads up to `count` bytes at file offset `offset` (`pread`), retrying on EINTR; 0 only at end of file.
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, at offset: Int, path: String) throws -> Int {
+        while true {
+            let result = pread(fd, buffer, count, off_t(offset))
+            if result >= 0 { return result }
+            if errno != EINTR { throw error(path, errno) }
+        }
+    }
+
     /// Reads until `count` bytes or end of file; returns the number read.
     static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
         var total = 0

@@ -257,6 +257,45 @@ final class CompressionTests: XCTestCase {
         XCTAssertEqual(report.inputs[0].lines, lines, "every line decoded before the cut still counts")
     }
 
+    /// A compressed file cut in the middle of a line leaves a fragment of that line after the last newline
+    /// decoded: it is not a record (`... 200 18` of `... 200 18870` would add 18), so every strategy (whole
+    /// file, mapped stream, bzip2 block-parallel, standard input, the sequential facade) reads only the whole
+    /// lines before the fault, and the error says the unfinished line was not read.
+    func testTruncationMidLineReadsNoFragment() throws {
+        let dir = Fixture.directory()
+        let full = try Fixture.run(Query(operation: .select(["request", "bytes"])), [Fixture.write(Self.text, to: dir + "/full")]).output
+        let fullRows = full.split(separator: 10, omittingEmptySubsequences: false)
+        var noted = 0
+        for (kind, stored) in [("gz", Fixture.gzip(Self.text)), ("bz2", Fixture.bzip2(Self.text, level: 1))] {
+            for fraction in [3, 5, 7] {
+                let path = Fixture.write(Array(stored[..<(stored.count * 2 / fraction)]), to: "\(dir)/cut\(fraction).\(kind)")
+                var outputs = [[UInt8]]()
+                for small in [0, 1 << 20] {
+                    let options = ExecutionOptions(threads: 2, chunkSize: 4096, smallFileLimit: small)
+                    let (output, report) = try Fixture.run(Query(operation: .select(["request", "bytes"])), [path], options: options)
+                    let message = report.inputs[0].error?.message ?? ""
+                    if message.contains("unfinished line") { noted += 1 }
+                    outputs.append(output)
+                }
+                let piped = sluice(["select", "request", "bytes", "--threads", "2"], stdin: Fixture.read(path))
+                XCTAssertEqual(piped.status, 2)
+                outputs.append(Array(piped.stdout.utf8))
+                var facade = [UInt8]()
+                let lines = Lines.open(path)
+                for record in lines.apacheLog() { facade += record.request.array + [32] + Array(String(record.bytes).utf8) + [10] }
+                XCTAssertThrowsError(try lines.check())
+                outputs.append(facade)
+                for (strategy, output) in outputs.enumerated() {
+                    let rows = output.split(separator: 10, omittingEmptySubsequences: false).dropLast()
+                    XCTAssertGreaterThan(rows.count, 0)
+                    let bad = Array(zip(rows, fullRows)).firstIndex { $0 != $1 }
+                    XCTAssertNil(bad, "\(kind) 2/\(fraction), strategy \(strategy): row \(bad ?? 0) of \(rows.count) is not whole")
+                }
+            }
+        }
+        XCTAssertGreaterThan(noted, 0, "no cut fell inside a line")
+    }
+
     func testCorruptionAndTrailingGarbageAreReported() throws {
         let dir = Fixture.directory()
         var gzip = Fixture.gzip(Self.text)

@@ -271,18 +271,19 @@ public final class Engine {
             while blocks.count <= options.threads, let more = prefetcher.next(wait: false) { blocks.append(more) }
             var items = [WorkItem]()
             for block in blocks { stitcher.add(block, into: &items) }
-            if prefetcher.isEnded { stitcher.finish(into: &items) }
+            if prefetcher.isEnded && prefetcher.error == nil { stitcher.finish(into: &items) }
             // A decoder thread keeps one core busy: parse on the others, so it is never preempted.
             execute(items, maxWorkers: decoderBusy ? options.threads - 1 : options.threads)
             items.removeAll()
             for block in blocks { prefetcher.recycle(block) }
         }
-        if !stopped {
+        if let error = prefetcher.error {
+            fail(index, error.droppingUnfinishedLine(stitcher.discardUnfinished()))
+        } else if !stopped {
             var items = [WorkItem]()
             stitcher.finish(into: &items)
             execute(items)
         }
-        if let error = prefetcher.error { fail(index, error) }
     }
 
     /// A bzip2 file decoded block-parallel: blocks are located in the mapped file, decoded a batch at a time on
@@ -314,11 +315,12 @@ public final class Engine {
                 if let error = errors[offset] { failure = error; break }
             }
             position += done
-            if failure != nil || position >= blocks.count { stitcher.finish(into: &items) }
+            if failure == nil && position >= blocks.count { stitcher.finish(into: &items) }
             execute(items)
-            if let failure { return fail(index, failure) }
+            if let failure { return fail(index, failure.droppingUnfinishedLine(stitcher.discardUnfinished())) }
             if CSysGuard_faults(slot) > 0 {
-                return fail(index, SluiceError(.fileShrank, path: path, "file shrank while being read"))
+                let error = SluiceError(.fileShrank, path: path, "file shrank while being read")
+                return fail(index, error.droppingUnfinishedLine(stitcher.discardUnfinished()))
             }
             // The items are done and the stitcher copied the partial line, so the buffers can be reused.
             buffers = buffers.map { $0.capacity > (16 << 20) ? ByteBuffer(capacity: 1 << 20) : $0 }

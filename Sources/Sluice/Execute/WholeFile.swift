@@ -64,9 +64,13 @@ enum WholeFile {
             }
             if !more { break }
         }
-        if skipping { item.report.noteOverlongLine() }
-        if decoded.count > 0 { processor.process(decoded.base, 0, decoded.count, into: &item.report) }
-        item.error = stream.error
+        if let error = stream.error {
+            // The bytes after the last newline are a fragment of a line the decoder never reached the end of.
+            item.error = error.droppingUnfinishedLine(decoded.count)
+        } else {
+            if skipping { item.report.noteOverlongLine() }
+            if decoded.count > 0 { processor.process(decoded.base, 0, decoded.count, into: &item.report) }
+        }
         if decoded.capacity > 4 * blockSize { processor.decodeScratch = ByteBuffer(capacity: blockSize) }
     }
 }

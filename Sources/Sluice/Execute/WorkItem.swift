@@ -55,6 +55,7 @@ final class WorkItem {
 final class LineStitcher {
     private var pending = ByteBuffer(capacity: 256)
     private var skipping = false
+    private var skipped = 0  // bytes of the overlong line dropped so far
     let input: Int
     let chunkSize: Int
     let maxLineLength: Int
@@ -73,9 +74,10 @@ final class LineStitcher {
         guard first < count else {
             if !skipping && pending.count + count > maxLineLength {
                 skipping = true
+                skipped = pending.count
                 pending = ByteBuffer(capacity: 256)
             }
-            if !skipping { pending.append(base, count) }
+            if skipping { skipped += count } else { pending.append(base, count) }
             return
         }
         if skipping || pending.count + first > maxLineLength {
@@ -104,5 +106,25 @@ final class LineStitcher {
         guard pending.count > 0 else { return }
         items.append(WorkItem(input: input, source: .bytes(UnsafePointer(pending.base), start: 0, end: pending.count), owner: pending))
         pending = ByteBuffer(capacity: 256)
+    }
+
+    /// Drops the bytes after the last `\n` instead of making them a line, for a stream that failed: they are a
+    /// fragment of a line whose end was never decoded. Returns how many bytes were dropped.
+    func discardUnfinished() -> Int {
+        let count = skipping ? skipped : pending.count
+        skipping = false
+        pending = ByteBuffer(capacity: 256)
+        return count
+    }
+}
+
+extension SluiceError {
+    /// This error, saying that the `count` bytes decoded after the last newline before it were not read: a
+    /// decoder that fails mid-line leaves only a fragment of that line, which would parse as a different record.
+    func droppingUnfinishedLine(_ count: Int) -> SluiceError {
+        guard count > 0 else { return self }
+        var error = self
+        error.message += "; the unfinished line before it (\(count) bytes) was not read"
+        return error
     }
 }

@@ -87,6 +87,13 @@ final class LineReader {
                 scanFrom = count
             }
             if ended {
+                if let error = stream.error {
+                    // The bytes after the last newline are a fragment of a line whose end was never decoded.
+                    let unfinished = skipping ? 0 : count - position
+                    skipping = false
+                    position = count
+                    throw error.droppingUnfinishedLine(unfinished)
+                }
                 if count - position > maxLineLength { skipping = true }
                 if position < count && !skipping {
                     let start = position
@@ -102,7 +109,6 @@ final class LineReader {
                     status.malformed += 1
                 }
                 position = count
-                if let error = stream.error { throw error }
                 return nil
             }
             refill()

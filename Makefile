@@ -55,7 +55,7 @@ test: install-deps
 	$(SWIFT) test --skip-build --disable-swift-testing
 
 # The bzip2 decoder's robustness check under AddressSanitizer and UndefinedBehaviorSanitizer (Tests/Fuzz/), about
-# half a minute; not part of `make test`, whose Swift tests already cover damage and truncation.
+# 15 seconds; not part of `make test`, whose Swift tests already cover damage and truncation.
 .PHONY: fuzz
 fuzz: install-deps
 	mkdir -p .build/fuzz

@@ -14,6 +14,13 @@ struct GrepCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
+    func validate() throws {
+        // grep prints lines; it parses them into records only to test --where conditions.
+        if input.conditions.isEmpty && (input.strict || input.format != "auto") {
+            throw ValidationError("--strict and --format apply to records, which grep parses only for --where")
+        }
+    }
+
     func run() throws {
         let lines = JSONLines()
         let sink: (UnsafeRawBufferPointer) -> Void = input.json ? { lines.write($0) } : { Output.standard.write($0) }
@@ -149,7 +156,7 @@ struct MinCommand: ParsableCommand {
 struct TopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "top", abstract: "The most frequent values of a field.")
     @Argument(help: "The field.") var field: String
-    @Option(name: .short, help: "How many values.") var k: Int = 10
+    @Option(name: .short, parsing: .unconditional, help: "How many values.") var k: Int = 10
     @OptionGroup var input: InputOptions
 
     func run() throws {
@@ -167,19 +174,31 @@ struct TopCommand: ParsableCommand {
 struct SelectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "select", abstract: "Print fields of each record, in input order.",
-        usage: "sluice select FIELD... [PATH...] [options]")
+        usage: "sluice select FIELD... [PATH...] [options]",
+        discussion: """
+            FIELD...: the fields to print, space-joined, one line per record: the leading operands that name a \
+            field of the format (host ident user datetime method request proto status bytes, referer agent for \
+            combined; $1...$N for --format fields; a regex: format's group names; line for the whole line). The \
+            first operand that is not a field starts the paths (write ./bytes for a file named like a field).
+            """)
     @OptionGroup var input: InputOptions
+
+    func validate() throws {
+        if input.paths.isEmpty { throw ValidationError("select needs at least one field") }
+    }
 
     func run() throws {
         let format: RecordFormat
+        let fields: [String]
         do {
             format = try RecordFormat(parsing: input.format)
             try format.validate()
+            fields = Array(input.paths.prefix { format.hasField($0) })
+            // No field first: name the operand as the other commands name an unknown field.
+            if fields.isEmpty { try format.checkField(input.paths[0]) }
         } catch let error as SluiceError {
-            QueryRunner.fatal(error)  // as the other commands report a bad --format: `path: message`, status 2
+            QueryRunner.fatal(error)  // as the other commands report a bad --format or field: `path: message`, status 2
         }
-        let fields = Array(input.paths.prefix { format.hasField($0) })
-        guard !fields.isEmpty else { throw ValidationError("select needs at least one field before the paths") }
         var options = input
         options.paths = Array(input.paths.dropFirst(fields.count))
         _ = try QueryRunner.run(options, .select(fields, json: input.json)) { _ in }

@@ -18,7 +18,7 @@ struct FollowCommand: ParsableCommand {
             delete-and-recreate and truncation in place (copytruncate); files that do not exist yet are waited \
             for. Several files are merged into one stream; --label prefixes each line with its path. Changes are \
             learned through inotify (polling every 100 ms where that is unavailable). SIGINT or SIGTERM stops it \
-            with everything printed so far flushed, exit status 0. Notices (rotation, truncation, missing files) \
+            with everything printed so far flushed, exit status 0 (2 if a pattern gave up on a line). Notices (rotation, truncation, missing files) \
             go to standard error unless --quiet.
 
               sluice follow run/foo/access-log --where status=404

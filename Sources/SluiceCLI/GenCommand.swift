@@ -20,19 +20,19 @@ struct GenCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Target size of the uncompressed lines: bytes, or with a K, M, G or T suffix (1K = 1024); default 10M. Output ends at the first line end at or after it.")
+    @Option(parsing: .unconditional, help: "Target size of the uncompressed lines: bytes, or with a K, M, G or T suffix (1K = 1024); default 10M. Output ends at the first line end at or after it.")
     var size: String?
 
     @Option(help: "Line format: common (default) or combined.")
     var format: String?
 
-    @Option(help: "Seed of the pseudo-random stream (default 1).")
+    @Option(parsing: .unconditional, help: "Seed of the pseudo-random stream (default 1).")
     var seed: UInt64?
 
-    @Option(help: "Number of distinct client hosts (default 200000).")
+    @Option(parsing: .unconditional, help: "Number of distinct client hosts (default 200000).")
     var hosts: Int?
 
-    @Option(help: "Number of distinct paths on the site (default 20000).")
+    @Option(parsing: .unconditional, help: "Number of distinct paths on the site (default 20000).")
     var paths: Int?
 
     @Flag(help: "Mix in malformed and awkward lines (CRLF, huge URLs, non-UTF-8 bytes, IPv6 hosts, empty lines...).")
@@ -48,10 +48,10 @@ struct GenCommand: ParsableCommand {
     @Flag(help: "Compress the output with bzip2.")
     var bzip2 = false
 
-    @Option(help: "Compression level (gzip 0-9, default 6; bzip2 1-9, default 9).")
+    @Option(parsing: .unconditional, help: "Compression level (gzip 0-9, default 6; bzip2 1-9, default 9).")
     var level: Int?
 
-    @Option(help: "Write N files into the folder given with -o instead of one output.")
+    @Option(parsing: .unconditional, help: "Write N files into the folder given with -o instead of one output.")
     var files: Int?
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output file (or folder with --files); standard output when absent or -.")
@@ -114,7 +114,8 @@ struct GenCommand: ParsableCommand {
         var repeatSource: (source: RepeatSource, times: Int)? = nil
         if !repeatArguments.isEmpty {
             guard repeatArguments.count == 2, let times = Int(repeatArguments[1]), times >= 0 else {
-                throw SluiceError(.invalidArgument, path: "--repeat", "expected FILE N with N a count ≥ 0")
+                let problem = repeatArguments.count > 2 ? "given more than once, or with more than FILE N" : "expected FILE N"
+                throw SluiceError(.invalidArgument, path: "--repeat", "\(problem) (N a count ≥ 0): \(repeatArguments.joined(separator: " "))")
             }
             let source = try RepeatSource(repeatArguments[0])
             var info = stat()
@@ -142,8 +143,8 @@ struct GenCommand: ParsableCommand {
             guard files >= 1 else {
                 throw SluiceError(.invalidArgument, path: "--files", "expected a count ≥ 1, got \(files)")
             }
-            guard let folder = output else {
-                throw SluiceError(.invalidArgument, path: "--files", "needs -o DIR")
+            guard let folder = output, folder != "-" else {
+                throw SluiceError(.invalidArgument, path: "--files", "needs -o DIR (a folder, not standard output)")
             }
             try GenCommand.makeFolder(folder)
             let suffix: String

@@ -24,13 +24,13 @@ struct InputOptions: ParsableArguments {
     @Flag(help: "Treat the first malformed line as an error.")
     var strict = false
 
-    @Option(help: "Worker threads (default: active cores).")
+    @Option(parsing: .unconditional, help: "Worker threads (default: active cores).")
     var threads: Int?
 
-    @Option(help: ArgumentHelp("Bytes per unit of parallel work (results never depend on it).", visibility: .hidden))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Bytes per unit of parallel work (results never depend on it).", visibility: .hidden))
     var chunkSize: String?
 
-    @Option(help: ArgumentHelp("Lines longer than this are skipped and counted as malformed.", visibility: .hidden))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Lines longer than this are skipped and counted as malformed.", visibility: .hidden))
     var maxLineLength: String?
 
     @Option(help: ArgumentHelp("gzip decoder: isal or zlib.", visibility: .hidden))

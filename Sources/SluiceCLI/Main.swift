@@ -16,23 +16,46 @@ struct SluiceCommand: ParsableCommand {
                       FollowCommand.self, SimulateCommand.self, SendCommand.self, ReceiveCommand.self]
     )
 
-    /// ArgumentParser's `main`, except that a usage error (unknown option, missing or invalid argument) exits
-    /// with status 2, as every other error does here and as grep's and rg's do, rather than 64; and that the
-    /// arguments are taken from the raw `argv`, so a path that is not UTF-8 keeps its bytes (`PathBytes`).
+    /// ArgumentParser's `main`, except that a usage error (unknown option, missing or invalid argument, no
+    /// subcommand) exits with status 2, as every other error does here and as grep's and rg's do, rather than 64
+    /// or 0; and that the arguments are taken from the raw `argv`, so a path that is not UTF-8 keeps its bytes
+    /// (`PathBytes`).
     static func main() {
         let arguments = (1..<Int(CommandLine.argc)).map { index in
             let argument = CommandLine.unsafeArgv[index]!
             return PathBytes.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
         }
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot(arguments)
-            try command.run()
+            try checkUsage(arguments)
+            command = try parseAsRoot(arguments)
         } catch {
-            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-            Output.standard.flush()
-            Output.error.line(fullMessage(for: error))
-            Output.error.flush()
-            exit(withError: ExitCode(2))
+            fail(error, usage: self)
         }
+        do { try command.run() } catch { fail(error, usage: type(of: command)) }
+    }
+
+    /// Refuses what ArgumentParser would take without complaint but a user did not mean: no subcommand (it
+    /// printed the help and exited 0), help for an unknown subcommand (the same), and a short-option cluster
+    /// holding `h` such as a path `-ch.log` (it printed the help and exited 0 without reading anything).
+    private static func checkUsage(_ arguments: [String]) throws {
+        guard let first = arguments.first else { throw ValidationError("a subcommand is needed (sluice --help lists them)") }
+        let names = configuration.subcommands.map { $0._commandName }
+        if first == "help", arguments.count > 1, !names.contains(arguments[1]) {
+            throw ValidationError("unknown subcommand '\(arguments[1])' (known: \(names.joined(separator: ", ")))")
+        }
+        for argument in arguments.prefix(while: { $0 != "--" })
+        where argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
+            throw ValidationError("unknown option '\(argument)' (write ./\(argument) or put it after -- for a path)")
+        }
+    }
+
+    /// Prints a usage error with `command`'s usage and exits 2; any other error exits as ArgumentParser decides.
+    private static func fail(_ error: Error, usage command: ParsableCommand.Type) -> Never {
+        guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+        Output.standard.flush()
+        Output.error.line(command.fullMessage(for: error))
+        Output.error.flush()
+        exit(withError: ExitCode(2))
     }
 }

@@ -50,8 +50,15 @@ final class Output {
         while offset < bytes.count {
             let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
-                if errno == EINTR { continue }
-                exit(errno == EPIPE ? 0 : 2)
+                let failure = errno
+                if failure == EINTR { continue }
+                // A reader that went away ends the output quietly, as rg does (where SIGPIPE is ignored).
+                if failure == EPIPE { exit(0) }
+                if fd != 2 {
+                    let message = Array("standard output: write failed: \(String(cString: strerror(failure)))\n".utf8)
+                    _ = message.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+                }
+                exit(2)
             }
             offset += written
         }

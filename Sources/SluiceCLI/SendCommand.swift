@@ -46,7 +46,7 @@ struct SendCommand: ParsableCommand {
     @Flag(help: "Reconnect and resend unacknowledged records when the connection is lost.")
     var retry = false
 
-    @Option(help: "With --retry, give up after this many reconnection attempts in a row.")
+    @Option(parsing: .unconditional, help: "With --retry, give up after this many reconnection attempts in a row.")
     var retryLimit: Int?
 
     @Flag(help: "Report connections and the final count on standard error.")
@@ -55,6 +55,10 @@ struct SendCommand: ParsableCommand {
     func validate() throws {
         if follow && (paths.isEmpty || paths.contains("-")) { throw ValidationError("--follow needs files") }
         if fromEnd && !follow { throw ValidationError("--from-end needs --follow") }
+        if let retryLimit {
+            if !retry { throw ValidationError("--retry-limit needs --retry") }
+            if retryLimit < 0 { throw ValidationError("--retry-limit must be at least 0, got \(retryLimit)") }
+        }
     }
 
     func run() throws {

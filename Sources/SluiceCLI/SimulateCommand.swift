@@ -34,33 +34,42 @@ struct SimulateCommand: ParsableCommand {
     @Flag(help: "Rotate by copying to OUT.1 and truncating OUT in place, instead of renaming.")
     var copytruncate = false
 
-    @Option(help: "Rotated copies to keep (OUT.1 ... OUT.N).")
+    @Option(parsing: .unconditional, help: "Rotated copies to keep (OUT.1 ... OUT.N).")
     var keep: Int = 3
 
-    @Option(help: "Stop after this many seconds (decimals allowed).")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (decimals allowed).")
     var duration: Double?
 
-    @Option(help: "Stop after writing this many lines.")
+    @Option(parsing: .unconditional, help: "Stop after writing this many lines.")
     var lines: Int?
 
-    @Option(help: "Seed of the pseudo-random stream.")
+    @Option(parsing: .unconditional, help: "Seed of the pseudo-random stream.")
     var seed: UInt64 = 1
 
+    /// Lines per second, from --rate.
+    private var perSecond: Double? {
+        Double(rate.hasSuffix("/s") ? String(rate.dropLast(2)) : rate).flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
+    }
+
+    /// The --rotate-every size in bytes.
+    private var rotateAt: Int? {
+        rotateEvery.flatMap { try? ByteCount.parse($0, option: "--rotate-every") }.flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    func validate() throws {
+        if perSecond == nil { throw ValidationError("bad --rate '\(rate)' (expected N or N/s with N > 0)") }
+        if GeneratedFormat(rawValue: format) == nil { throw ValidationError("bad --format '\(format)' (common or combined)") }
+        if let rotateEvery, rotateAt == nil { throw ValidationError("bad --rotate-every '\(rotateEvery)'") }
+        if keep < 1 { throw ValidationError("--keep must be at least 1, got \(keep)") }
+        if let duration, !(duration.isFinite && duration >= 0) {
+            throw ValidationError("--duration must be a number of seconds ≥ 0, got \(duration)")
+        }
+        if let lines, lines < 0 { throw ValidationError("--lines must be at least 0, got \(lines)") }
+    }
+
     func run() throws {
-        guard let perSecond = Double(rate.hasSuffix("/s") ? String(rate.dropLast(2)) : rate), perSecond > 0 else {
-            throw ValidationError("bad --rate '\(rate)' (expected N or N/s with N > 0)")
-        }
-        guard let lineFormat = GeneratedFormat(rawValue: format) else {
-            throw ValidationError("bad --format '\(format)' (common or combined)")
-        }
-        var rotateAt: Int?
-        if let rotateEvery {
-            guard let size = try? ByteCount.parse(rotateEvery, option: "--rotate-every"), size > 0 else {
-                throw ValidationError("bad --rotate-every '\(rotateEvery)'")
-            }
-            rotateAt = size
-        }
-        if keep < 1 { throw ValidationError("--keep must be at least 1") }
+        guard let perSecond, let lineFormat = GeneratedFormat(rawValue: format) else { return }
+        let rotateAt = self.rotateAt
         SignalTrap.install { SimulateCommand.stopRequested.store(true, ordering: .relaxed) }
         let writer: LogWriter
         do { writer = try LogWriter(path: output, copytruncate: copytruncate, keep: keep) } catch let error as SluiceError {
@@ -89,11 +98,13 @@ struct SimulateCommand: ParsableCommand {
                     written += 1
                     let due = started + Double(written) * interval
                     let now = SimulateCommand.monotonicSeconds()
+                    // The line that brings the file to the rotation size is the last one it gets.
+                    let rotates = rotateAt.map { writer.size + pending.count >= $0 } ?? false
                     // Lines due within the next millisecond go out together, so high rates cost few syscalls.
-                    if due > now + 0.001 || pending.count > 1 << 16 || lines == written {
+                    if rotates || due > now + 0.001 || pending.count > 1 << 16 || lines == written {
                         try writer.append(pending)
                         pending.removeAll(keepingCapacity: true)
-                        if let rotateAt, writer.size >= rotateAt { try writer.rotate() }
+                        if rotates { try writer.rotate() }
                         while !finished(), SimulateCommand.monotonicSeconds() < due {
                             SimulateCommand.sleep(seconds: min(0.05, due - SimulateCommand.monotonicSeconds()))
                         }

@@ -74,7 +74,7 @@ final class CompressionTests: XCTestCase {
                            + "plain text, gzip and bzip2); decompress it first (at byte 0)\n")
             let piped = sluice(["count"], stdin: magic + Self.text)
             XCTAssertEqual(piped.status, 2, format)
-            XCTAssertTrue(piped.stderr.hasPrefix("-: \(format)-compressed data"), piped.stderr)
+            XCTAssertTrue(piped.stderr.hasPrefix("<stdin>: \(format)-compressed data"), piped.stderr)
             let files = LogFiles(paths: [path])
             var iterator = files.lines().makeIterator()
             XCTAssertNil(iterator.next(), format)
@@ -388,7 +388,7 @@ extension CompressionTests {
             XCTAssertEqual(file.stdout, sequential.stdout, "at \(position)")
             XCTAssertEqual(file.stdout, String(decoding: Fixture.read(out), as: UTF8.self), "at \(position)")
             XCTAssertEqual(file.stderr, sequential.stderr, "at \(position)")
-            XCTAssertEqual(file.stderr.replacingOccurrences(of: path, with: "-"),
+            XCTAssertEqual(file.stderr.replacingOccurrences(of: path, with: "<stdin>"),
                            String(decoding: Fixture.read(err), as: UTF8.self), "at \(position)")
             XCTAssertEqual(file.status, 2)
             XCTAssertEqual(status >> 8, 2)

@@ -50,6 +50,15 @@ final class ErrorTests: XCTestCase {
             (["count", "--chunk-size", "2G", path], "--chunk-size: expected 1 byte to 1G, got '2G'\n"),
             (["count", "--chunk-size", "12Q", path], "--chunk-size: expected a byte count such as"),
             (["count", "--max-line-length", "0", path], "--max-line-length: expected at least 1 byte, got '0'\n"),
+            // A negative number is the option's value, not an unknown option ("Missing value for '-k <k>'").
+            (["top", "host", "-k", "-1", path], "top: k must be at least 1, got -1\n"),
+            (["count", "--threads", "-1", path], "--threads: expected 1...1024, got -1\n"),
+            (["gen", "--files", "-1", "-o", dir + "/g"], "--files: expected a count ≥ 1, got -1\n"),
+            (["gen", "--files", "2", "-o", "-"], "--files: needs -o DIR (a folder, not standard output)\n"),
+            (["gen", "--repeat", path, "2", "--repeat", path, "1"], "--repeat: given more than once"),
+            // select names an operand that is no field as the other commands do, not as a usage error.
+            (["select", "nosuch", path], "nosuch: unknown field (known: agent, bytes,"),
+            (["select", "$-1", "--format", "fields", path], "$-1: unknown field (the fields format has $1"),
         ]
         // Usage errors that ArgumentParser finds exit 2 as well, not its default 64.
         let usage: [([String], String)] = [
@@ -57,6 +66,20 @@ final class ErrorTests: XCTestCase {
             (["sum"], "Error: Missing expected argument '<field>'"),
             (["top", "host", "-k", "x", path], "Error: The value 'x' is invalid for '-k <k>'"),
             (["nosuchcommand"], "Error: Unexpected argument 'nosuchcommand'"),
+            // These printed the help and exited 0: no subcommand, help for an unknown one, and a path starting
+            // with '-' that holds an 'h' (read as a cluster of short options with -h, nothing searched).
+            ([], "Error: a subcommand is needed"),
+            (["help", "nosuch"], "Error: unknown subcommand 'nosuch' (known: grep, sum,"),
+            (["grep", "-c", "GET", "-ch.log"], "Error: unknown option '-ch.log' (write ./-ch.log or put it after --"),
+            (["select"], "Error: select needs at least one field\nUsage: sluice select FIELD..."),
+            // grep parses records only for --where; --strict or --format without it did nothing.
+            (["grep", "-c", ".", "--strict", path], "Error: --strict and --format apply to records"),
+            (["grep", "-c", ".", "--format", "combined", path], "Error: --strict and --format apply to records"),
+            (["simulate", dir + "/s", "--lines", "-1"], "Error: --lines must be at least 0, got -1\nUsage: sluice simulate"),
+            (["simulate", dir + "/s", "--duration", "nan"], "Error: --duration must be a number of seconds ≥ 0, got nan"),
+            (["simulate", dir + "/s", "--format", "xyz"], "Error: bad --format 'xyz' (common or combined)\nUsage: sluice simulate"),
+            (["send", ":1", "--retry-limit", "-1", path], "Error: --retry-limit needs --retry"),
+            (["send", ":1", "--retry", "--retry-limit", "-1", path], "Error: --retry-limit must be at least 0, got -1"),
         ]
         for (arguments, message) in cases + usage {
             let result = sluice(arguments)
@@ -126,6 +149,26 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(counts.stdout, "\(b):1\n")
         XCTAssertEqual(sluice(["grep", "-c", "GET", a]).stdout, "1\n")
         XCTAssertEqual(sluice(["grep", "-c", "GET", a, dir + "/none"]).status, 2)
+        // Standard input is named <stdin>, as rg names it, in counts and in messages.
+        XCTAssertEqual(sluice(["grep", "-c", "o", b, "-"], stdin: Array("one\n".utf8)).stdout, "\(b):1\n<stdin>:1\n")
+        XCTAssertEqual(sluice(["sum", "bytes"], stdin: Array(Fixture.gzip(Array("x\n".utf8)).dropLast(9))).stderr.prefix(9), "<stdin>: ")
+    }
+
+    /// Output that cannot be written is an error that says so (it exited 2 without a word); a reader that went
+    /// away (EPIPE, where SIGPIPE is ignored) ends the run quietly with status 0, as rg does.
+    func testOutputWriteFailureIsReported() {
+        let dir = Fixture.directory()
+        let log = Fixture.write(Array(String(repeating: good, count: 10_000).utf8), to: dir + "/a.log")
+        let err = dir + "/err"
+        for arguments in ["grep . '\(log)'", "count --by host '\(log)'", "sum bytes '\(log)'"] {
+            let status = system("'\(Fixture.binary)' \(arguments) > /dev/full 2> '\(err)'")
+            XCTAssertEqual(status >> 8, 2, arguments)
+            XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self),
+                           "standard output: write failed: No space left on device\n", arguments)
+        }
+        let piped = system("(trap '' PIPE; '\(Fixture.binary)' grep . '\(log)' '\(log)'; echo $? > '\(err)') | head -c 1 > /dev/null")
+        XCTAssertEqual(piped, 0)
+        XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self), "0\n")
     }
 
     /// A mapped page past a shrunken end of file reads as zeros instead of killing the process.
@@ -272,7 +315,7 @@ extension ErrorTests {
         for threads in ["1", "2"] {
             for _ in 0..<5 {
                 let result = piped(big, "count --strict --threads \(threads)")
-                XCTAssertEqual(result.err, "-:1: malformed line\n")
+                XCTAssertEqual(result.err, "<stdin>:1: malformed line\n")
                 XCTAssertEqual(result.status >> 8, 2)
             }
             XCTAssertTrue(piped(path, "select host --strict --threads \(threads)").out == expected)

@@ -91,6 +91,20 @@ final class LiveCLITests: XCTestCase {
         XCTAssertGreaterThan(rotated, 3)
     }
 
+    /// Rotation happens at the line that brings the file to the size, also when lines go out in batches (at a
+    /// high rate a batch held up to 64 KiB, so a 1K rotation left one 9 KB file and an empty one).
+    func testSimulateRotatesAtTheSizeWhateverTheRate() throws {
+        let path = Fixture.directory() + "/r.log"
+        let server = LiveProcess(["simulate", path, "--rate", "100000", "--lines", "100", "--rotate-every", "1K", "--keep", "2"])
+        XCTAssertEqual(server.wait(timeout: 20), 0)
+        for rotated in [path + ".1", path + ".2"] {
+            let bytes = Fixture.read(rotated)
+            XCTAssertGreaterThanOrEqual(bytes.count, 1024, rotated)
+            let last = bytes.dropLast().lastIndex(of: 10).map { $0 + 1 } ?? 0
+            XCTAssertLessThan(last, 1024, "\(rotated): the line before the last already reached the size")
+        }
+    }
+
     func testSimulateRotatesByCopyAndTruncate() throws {
         let folder = Fixture.directory()
         let path = folder + "/ct.log"

@@ -35,7 +35,7 @@ final class ValueTests: XCTestCase {
         XCTAssertEqual(sluice(["min", "$2", "--format", "fields"], stdin: Array("a -9223372036854775808\na 5\n".utf8)).stdout,
                        "-9223372036854775808\n")
         XCTAssertEqual(sluice(["sum", "bytes"], stdin: Array("h - - [x] \"GET / HTTP/1.0\" 200 -9223372036854775809\n".utf8)).stderr,
-                       "1 malformed line skipped (first at -:1)\n")
+                       "1 malformed line skipped (first at <stdin>:1)\n")
     }
 
     /// Ties on the value go to the greater (max) or lesser (min) companion compared as a number when it is one,

@@ -144,12 +144,12 @@ public final class Engine {
             var head = [UInt8](repeating: 0, count: 4)
             let got = head.withUnsafeMutableBytes { pread(0, $0.baseAddress, 4, offset) }
             if got >= 0 && head[..<got].withUnsafeBytes({ Compression.detect($0) }) == .none {
-                runMapped(index, path: "-", fd: 0, from: Int(offset))
+                runMapped(index, path: InputSpec.standardInput.path, fd: 0, from: Int(offset))
                 lseek(0, 0, SEEK_END)
                 return
             }
         }
-        runStream(index, path: "-", fd: 0, owned: false, head: nil)
+        runStream(index, path: InputSpec.standardInput.path, fd: 0, owned: false, head: nil)
     }
 
     /// A plain file from byte `start` on, through memory-mapped windows of `windowSize` bytes. A window ends after

@@ -12,11 +12,11 @@ public enum InputSpec: Sendable, Equatable {
     /// Standard input.
     case standardInput
 
-    /// The name used in messages: the path, or `-`.
+    /// The name used in messages and in per-input output: the path, or `<stdin>` (as rg names it).
     public var path: String {
         switch self {
         case .file(let path), .foundFile(let path): return path
-        case .standardInput: return "-"
+        case .standardInput: return "<stdin>"
         }
     }
 

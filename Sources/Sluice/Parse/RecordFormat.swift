@@ -39,8 +39,13 @@ extension RecordFormat {
 
     /// True when `name` is a field of this format (for `regex:`, a named group; false if the regex is invalid).
     public func hasField(_ name: String) -> Bool {
-        guard let compiled = try? CompiledFormat(self) else { return false }
-        return (try? compiled.field(name)) != nil
+        (try? checkField(name)) != nil
+    }
+
+    /// Throws what an `Engine` would for a query on field `name`: `.unknownField` naming it and the fields
+    /// this format has, or the format's own error (see `validate`).
+    public func checkField(_ name: String) throws {
+        _ = try CompiledFormat(self).field(name)
     }
 }
 

@@ -16,7 +16,7 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// The kind of error, for a caller to match on.
     public var code: Code
-    /// The input the error concerns: a file path, `-` for standard input, or the offending argument.
+    /// The input the error concerns: a file path, `<stdin>` for standard input, or the offending argument.
     public var path: String
     /// A one-line description, without the path.
     public var message: String

@@ -34,7 +34,8 @@ struct GrepCommand: ParsableCommand {
                 // As rg does: one path:count line per input with at least one match, whenever several paths or a
                 // directory were given (even if only one file was read).
                 for tally in report.inputs where tally.selected > 0 { Output.standard.line("\(tally.path):\(tally.selected)") }
-            } else {
+            } else if report.inputs.contains(where: { $0.error == nil || $0.lines > 0 }) {
+                // As grep: no count for an input that could not be read at all.
                 Output.standard.line("\(report.selected)")
             }
         }

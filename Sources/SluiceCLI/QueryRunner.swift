@@ -19,19 +19,28 @@ enum QueryRunner {
         do {
             report = try engine.run(inputs, output: output)
         } catch let error as SluiceError {
+            // No answer (a strict stop, an overflow), but the other inputs' problems are still reported.
             Output.standard.flush()
+            if let interrupted = engine.interruptedRun {
+                problems(findErrors, interrupted, malformed: error.code != .malformedLine)
+            }
             fatal(error)
         }
         answer(report)
         Output.standard.flush()
+        problems(findErrors, report, malformed: true)
+        if !findErrors.isEmpty || !report.errors.isEmpty { throw ExitCode(2) }
+        return report
+    }
+
+    /// Prints the errors of the walk and of the inputs, then the malformed lines' summary if `malformed`.
+    private static func problems(_ findErrors: [SluiceError], _ report: RunReport, malformed: Bool) {
         for error in findErrors + report.errors { Output.error.line(error.description) }
-        if report.malformed > 0, let first = report.firstMalformed {
+        if malformed, report.malformed > 0, let first = report.firstMalformed {
             let noun = report.malformed == 1 ? "line" : "lines"
             Output.error.line("\(report.malformed) malformed \(noun) skipped (first at \(first.path):\(first.line))")
         }
         Output.error.flush()
-        if !findErrors.isEmpty || !report.errors.isEmpty { throw ExitCode(2) }
-        return report
     }
 
     /// Prints `path: message` and exits with status 2.

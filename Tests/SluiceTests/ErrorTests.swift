@@ -123,6 +123,17 @@ final class ErrorTests: XCTestCase {
         let strict = sluice(["count", "--strict", path])
         XCTAssertEqual(strict.status, 2)
         XCTAssertEqual(strict.stderr, "\(path):2: malformed line\n")
+        // A run that ends without an answer (a strict stop, a sum overflow) still reports the other inputs'
+        // problems, and an overflow the malformed lines too; only the error that ended it was printed.
+        let missing = dir + "/missing"
+        let strictWithOthers = sluice(["count", "--strict", missing, path])
+        XCTAssertEqual(strictWithOthers.stderr, "\(missing): No such file or directory\n\(path):2: malformed line\n")
+        let huge = Fixture.write(Array("1.1.1.1 - - [d] \"GET /a HTTP/1.0\" 200 9223372036854775807\njunk\n\(good)".utf8), to: dir + "/huge")
+        let overflow = sluice(["sum", "bytes", missing, huge])
+        XCTAssertEqual(overflow.status, 2)
+        XCTAssertEqual(overflow.stdout, "")
+        XCTAssertEqual(overflow.stderr, "\(missing): No such file or directory\n1 malformed line skipped (first at \(huge):2)\n"
+                       + "bytes: sum overflows a 64-bit integer\n")
     }
 
     func testMatchLimitIsAnErrorNamingFileAndLine() {
@@ -137,6 +148,12 @@ final class ErrorTests: XCTestCase {
                 XCTAssertTrue(result.stderr.hasPrefix("\(path):3: regex gave up: match limit exceeded"), result.stderr)
             }
         }
+        // Every line given up on is counted (the others were silently no match), the first named, on every schedule.
+        let three = Fixture.write(Array((evil + good + evil + evil).utf8), to: dir + "/three")
+        for arguments in [["--threads", "1"], ["--threads", "2", "--chunk-size", "1"]] {
+            let result = sluice(["grep", "-c", "(a|aa)+[bc]", three] + arguments)
+            XCTAssertEqual(result.stderr, "\(three):1: regex gave up: match limit exceeded (on 3 lines, each counted as no match; this is the first)\n")
+        }
     }
 
     func testGrepExitStatusAndCounts() {
@@ -149,6 +166,8 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(counts.stdout, "\(b):1\n")
         XCTAssertEqual(sluice(["grep", "-c", "GET", a]).stdout, "1\n")
         XCTAssertEqual(sluice(["grep", "-c", "GET", a, dir + "/none"]).status, 2)
+        // As grep: no count for a single input that could not be read at all.
+        XCTAssertEqual(sluice(["grep", "-c", "GET", dir + "/none"]).stdout, "")
         // Standard input is named <stdin>, as rg names it, in counts and in messages.
         XCTAssertEqual(sluice(["grep", "-c", "o", b, "-"], stdin: Array("one\n".utf8)).stdout, "\(b):1\n<stdin>:1\n")
         XCTAssertEqual(sluice(["sum", "bytes"], stdin: Array(Fixture.gzip(Array("x\n".utf8)).dropLast(9))).stderr.prefix(9), "<stdin>: ")

@@ -7,17 +7,19 @@ struct ChunkReport {
     var selected: Int64 = 0
     var malformed = 0
     var firstMalformed = -1
-    /// A PCRE2 failure (match or depth limit) and the local line it happened on.
+    /// The first PCRE2 failure (match or depth limit), the local line it happened on, and how many lines failed.
     var failure: String?
     var failureLine = -1
+    var failures = 0
     /// Ordered output for grep and select.
     var output: ByteBuffer?
     /// How many bytes `output` held when the first malformed line was met: all a `strict` run may print of
     /// this chunk, since it stops at that line.
     var outputBeforeMalformed = 0
 
-    /// Keeps the first PCRE2 failure and its line.
+    /// Keeps the first PCRE2 failure and its line, and counts the line.
     mutating func noteFailure(_ message: String, _ line: Int) {
+        failures += 1
         if failure == nil {
             failure = message
             failureLine = line

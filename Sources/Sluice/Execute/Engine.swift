@@ -23,6 +23,11 @@ public final class Engine {
     private var tallies: [InputTally] = []
     private var malformed = 0
     private var firstMalformed: (path: String, line: Int)?
+
+    /// After `run` threw (a `strict` stop, a sum overflow): what the run had found by then, so that a caller can
+    /// still report the other inputs' problems: every input's tally, errors included, and the malformed lines.
+    /// Its answer is `.streamed`, since the run gave none. nil after a run that returned.
+    public private(set) var interruptedRun: RunReport?
     private var stopped = false
     private var output: (UnsafeRawBufferPointer) -> Void = { _ in }
     private let wantsOutput: Bool
@@ -49,6 +54,7 @@ public final class Engine {
         tallies = inputs.map { InputTally(path: $0.path) }
         malformed = 0
         firstMalformed = nil
+        interruptedRun = nil
         stopped = false
         CSysGuard_install()
         var index = 0
@@ -61,12 +67,18 @@ public final class Engine {
                 index = runFiles(inputs, from: index)
             }
         }
+        for index in tallies.indices where tallies[index].linesGivenUp > 1 {
+            let count = tallies[index].linesGivenUp
+            tallies[index].gaveUp?.message += " (on \(count) lines, each counted as no match; this is the first)"
+        }
         if query.strict, let first = firstMalformed {
             for processor in processors { processor.reset() }  // the next run starts from nothing
+            interruptedRun = RunReport(answer: .streamed, inputs: tallies, malformed: malformed, firstMalformed: first)
             throw SluiceError(.malformedLine, path: first.path, "malformed line", line: first.line)
         }
         let (answer, overflowed) = mergedAnswer()
         if overflowed {
+            interruptedRun = RunReport(answer: .streamed, inputs: tallies, malformed: malformed, firstMalformed: firstMalformed)
             throw SluiceError(.numericOverflow, path: query.operation.fieldName ?? "sum", "sum overflows a 64-bit integer")
         }
         return RunReport(answer: answer, inputs: tallies, malformed: malformed, firstMalformed: firstMalformed)
@@ -471,10 +483,11 @@ public final class Engine {
                 if query.strict { stopped = true }
             }
         }
-        if let failure = report.failure, tally.error == nil {
-            tally.error = SluiceError(.matchLimit, path: path, "regex gave up: \(failure)",
-                                      line: tally.lines + report.failureLine + 1)
+        if let failure = report.failure, tally.gaveUp == nil {
+            tally.gaveUp = SluiceError(.matchLimit, path: path, "regex gave up: \(failure)",
+                                       line: tally.lines + report.failureLine + 1)
         }
+        tally.linesGivenUp += report.failures
         tally.lines += report.lines
         tally.selected += report.selected
         if tally.error == nil, let error = item.error { tally.error = error }

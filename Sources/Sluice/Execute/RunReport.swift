@@ -25,7 +25,7 @@ public enum Answer: Sendable, Equatable {
 
 /// Per-input figures, in input order.
 public struct InputTally: Sendable, Equatable {
-    /// The input's name in messages: its path, or `-` for standard input.
+    /// The input's name in messages: its path, or `<stdin>` for standard input.
     public var path: String
     /// Lines read (a final line without `\n` counts).
     public var lines: Int = 0
@@ -34,7 +34,12 @@ public struct InputTally: Sendable, Equatable {
     /// Lines counted as malformed: not records of the format, longer than `maxLineLength`, or records whose
     /// `sum` field is not an integer (or that a custom reduction rejects).
     public var malformed: Int = 0
-    /// The first error met in this input; the figures above cover what was read before it.
+    /// Lines a pattern gave up on (PCRE2's match or depth limit); each counted as no match, and reading went on.
+    public var linesGivenUp: Int = 0
+    /// The first line a pattern gave up on (`.matchLimit`), its message counting `linesGivenUp` when over one.
+    public var gaveUp: SluiceError?
+    /// The error that ended reading this input (it could not be opened, decoded or read to its end); the
+    /// figures above cover what was read before it.
     public var error: SluiceError?
 }
 
@@ -50,6 +55,6 @@ public struct RunReport: Sendable {
     public var firstMalformed: (path: String, line: Int)?
     /// Total records (or grep lines) selected over all inputs.
     public var selected: Int64 { inputs.reduce(0) { $0 + $1.selected } }
-    /// Every input error, in input order.
-    public var errors: [SluiceError] { inputs.compactMap(\.error) }
+    /// Every input's problems, in input order: the first line a pattern gave up on, then the error that ended it.
+    public var errors: [SluiceError] { inputs.flatMap { [$0.gaveUp, $0.error].compactMap { $0 } } }
 }

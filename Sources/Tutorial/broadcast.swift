@@ -12,13 +12,17 @@ enum BroadcastDemo: TutorialProgram {
                 print(r.status, r.datetime, r.request)               //         print r['status'],r['datetime'],r['request']
             }
         }
+        var overflowed = false
         let bytesTransferred = Consumer<AccessRecord>(state: 0) { total, r in // @consumer def bytes_transferred():
-            total += r.bytes                                          //     total += r['bytes']
+            let (sum, over) = total.addingReportingOverflow(r.bytes)     //     total += r['bytes']
+            total = sum
+            overflowed = overflowed || over
         } onClose: { total in
-            print("Total bytes", total)
+            if !overflowed { print("Total bytes", total) }
         }
         let log = apacheLog(linesFromDir("access-log*", input))      // log = apache_log(lines)
         broadcast(log, to: [findStatus404, bytesTransferred], closing: true) // broadcast(log,[find_404(),bytes_transferred()])
         try log.check()
+        if overflowed { throw sumOverflow }
     }
 }

@@ -27,15 +27,21 @@ let programs: [TutorialProgram.Type] = [
 
 let defaultInput = "../shared/data/tutorial/www"
 let arguments = Array(CommandLine.arguments.dropFirst())
+let usage = "usage: sluice-tutorial PROGRAM [DIR or FILE]\nprograms: \(programs.map { $0.name }.joined(separator: " "))\n"
+if arguments == ["--help"] || arguments == ["-h"] {
+    fputs(usage, stdout)
+    exit(0)
+}
 guard let name = arguments.first, arguments.count <= 2,
       let program = programs.first(where: { $0.name == name }) else {
-    fputs("usage: sluice-tutorial PROGRAM [DIR or FILE]\nprograms: \(programs.map { $0.name }.joined(separator: " "))\n", stderr)
+    fputs(usage, stderr)
     exit(2)
 }
 do {
     try program.run(arguments.count == 2 ? arguments[1] : defaultInput)
 } catch {
-    fflush(stdout)
-    fputs("sluice-tutorial: \(error)\n", stderr)
+    _ = reportProblems()
+    fputs("\(error)\n", stderr)
     exit(2)
 }
+exit(reportProblems() ? 2 : 0)

@@ -10,7 +10,7 @@ enum NonGenLog: TutorialProgram {
         for line in wwwlog {
             guard let bytestr = line.lastField else { continue } //     bytestr = line.rsplit(None,1)[1]
             if bytestr != "-" {
-                total += bytestr.integer ?? 0                     //         total += int(bytestr)
+                total = try adding(total, bytestr.integer ?? 0)  //         total += int(bytestr)
             }
         }
         try wwwlog.check()

@@ -81,8 +81,49 @@ final class FacadeTests: XCTestCase {
         try requireBuilt(Built.tutorial)
         let result = spawn(Built.tutorial, ["genlog", "/nonexistent/www"])
         XCTAssertEqual(result.status, 2)
-        XCTAssertEqual(result.stderr, "sluice-tutorial: /nonexistent/www: No such file or directory\n")
+        XCTAssertEqual(result.stderr, "/nonexistent/www: No such file or directory\n")
         XCTAssertEqual(spawn(Built.tutorial, ["no-such-program"]).status, 2)
+        XCTAssertEqual(spawn(Built.tutorial, ["--help"]).status, 0)
+    }
+
+    /// A tree with a truncated gzip file, an xz file and a dangling link: every program still reads the other
+    /// files (it printed nothing, or stopped at the bad file), reports every problem and exits 2, and the answer
+    /// is the CLI's. A total leaving the 64-bit range is an error, not a crash; bytes that are not UTF-8 print as
+    /// they are, as the Python original prints them.
+    func testTutorialProgramsSkipBadFilesAndReportThem() throws {
+        try requireBuilt(Built.tutorial)
+        let dir = Fixture.directory()
+        let log = Fixture.read(Fixture.tutorial + "/access-log")
+        XCTAssertGreaterThan(log.count, 100_000)
+        for sub in ["a", "b", "c"] { mkdir(dir + "/" + sub, 0o755) }
+        Fixture.write(log, to: dir + "/a/access-log")
+        let cut = Fixture.write(Array(Fixture.gzip(log).prefix(30_000)), to: dir + "/b/access-log.gz")
+        Fixture.write([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] + log, to: dir + "/b/access-log.xz")
+        Fixture.write(log, to: dir + "/c/access-log")
+        XCTAssertEqual(symlink("/nonexistent", dir + "/access-log-dangling"), 0)
+        let cli = sluice(["sum", "bytes", "--name", "access-log*", dir])
+        XCTAssertEqual(cli.status, 2)
+        for program in ["genlog", "nongenlog", "broadcast", "linesdir"] {
+            let result = spawn(Built.tutorial, [program, dir])
+            XCTAssertEqual(result.status, 2, program)
+            XCTAssertEqual(result.stderr, cli.stderr, program)
+            let lines = text(result.stdout).split(separator: "\n")
+            switch program {
+            case "linesdir": XCTAssertEqual(lines.count, Int(sluice(["count", "--name", "access-log*", dir]).stdout.dropFirst(6).dropLast()))
+            case "broadcast": XCTAssertEqual("Total \(lines.last?.dropFirst(12) ?? "")\n", cli.stdout)
+            default: XCTAssertEqual(text(result.stdout), cli.stdout, program)
+            }
+        }
+        XCTAssertTrue(cli.stderr.contains(cut + ": unexpected end of gzip stream"))
+        let huge = Fixture.write(Array("1.1.1.1 - - [a] \"GET / HTTP/1.0\" 200 9223372036854775807\n1.1.1.1 - - [a] \"GET / HTTP/1.0\" 200 1\n".utf8),
+                                 to: dir + "/huge.log")
+        for program in ["genlog", "nongenlog", "broadcast"] {
+            let result = spawn(Built.tutorial, [program, huge])
+            XCTAssertEqual(result.status, 2, program)
+            XCTAssertEqual(result.stderr, "bytes: sum overflows a 64-bit integer\n", program)
+        }
+        let bytes = Fixture.write(Array("1.1.1.1 - - [a] \"GET /a".utf8) + [0xff] + Array(" HTTP/1.0\" 404 1\n".utf8), to: dir + "/u8.log")
+        XCTAssertEqual(spawn(Built.tutorial, ["query404", bytes]).stdout, Array("/a".utf8) + [0xff, 10])
     }
 
     /// The programs' pipelines called in-process, on every execution.
@@ -268,6 +309,33 @@ final class FacadeTests: XCTestCase {
     }
 
     // MARK: Errors
+
+    /// `skippingFailedInputs()`: a file that cannot be opened or decoded no longer ends the pipeline; the
+    /// others are read on every execution and through `LogSources`, the answer is the CLI's, and every error is
+    /// in `skippedInputs` while `error` stays nil. Without it, the first error still ends the run.
+    func testSkippingFailedInputsReadsTheRest() throws {
+        let dir = Fixture.directory()
+        let log = Fixture.log(size: 64 << 10, seed: 5)
+        Fixture.write(log, to: dir + "/access-log.1")
+        Fixture.write(Array(Fixture.gzip(log).prefix(9000)), to: dir + "/access-log.2")
+        Fixture.write([0x28, 0xb5, 0x2f, 0xfd] + log, to: dir + "/access-log.3")
+        Fixture.write(log, to: dir + "/access-log.4")
+        XCTAssertEqual(symlink(dir + "/gone", dir + "/access-log.5"), 0)
+        let cli = sluice(["sum", "bytes", "--name", "access-log*", dir])
+        for execution in [Execution.sequential, .automatic(ExecutionOptions(threads: 2, chunkSize: 4096))] {
+            let lines = Lines.fromDirectory("access-log*", dir).skippingFailedInputs().executing(execution)
+            XCTAssertEqual("Total \(try lines.apacheLog().sum(.bytes))\n", cli.stdout)
+            XCTAssertNil(lines.status.error)
+            XCTAssertEqual(lines.status.skippedInputs.map { "\($0)\n" }.joined(), cli.stderr)
+            XCTAssertEqual("Total \(try lines.bytesColumn().sum())\n", cli.stdout)
+            XCTAssertThrowsError(try Lines.fromDirectory("access-log*", dir).executing(execution).apacheLog().sum(.bytes))
+        }
+        let sources = genOpen(genFind("access-log*", dir).skippingFailedInputs())
+        var read = 0
+        for source in sources { for _ in source { read += 1 } }
+        XCTAssertEqual(sources.status.skippedInputs.count, 3)
+        XCTAssertGreaterThan(read, 2 * log.filter { $0 == 10 }.count)
+    }
 
     func testErrorsCarryPathAndPosition() throws {
         let dir = Fixture.directory()

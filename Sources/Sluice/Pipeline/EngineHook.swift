@@ -12,9 +12,15 @@ enum ParallelRun {
         let report = try Engine(query: query, options: options).run(inputs)
         status.malformed = report.malformed
         status.linesRead = report.inputs.reduce(0) { $0 + $1.lines }
-        if let first = report.errors.first {
-            status.fail(first)
-            throw first
+        // A pattern giving up ends the run, as it ends a sequential one; an input's error may be skipped.
+        for tally in report.inputs {
+            if let gaveUp = tally.gaveUp {
+                status.fail(gaveUp)
+                throw gaveUp
+            }
+            if let error = tally.error, !status.inputFailed(error, path: tally.path, skipping: files.settings.skipsFailedInputs) {
+                throw error
+            }
         }
         return report
     }

@@ -12,7 +12,8 @@
 ///
 /// **Errors.** A `for` loop cannot throw from the iterator: an error (unreadable file, corrupt stream, a
 /// regex giving up) ends the iteration and is kept in `status`; call `try lines.check()` after the loop.
-/// Terminal operations (`count`, `reduce`, the `BytesColumn` and `Records` aggregates) throw it themselves.
+/// Terminal operations (`count`, the `BytesColumn` and `Records` aggregates) throw it themselves. With
+/// `skippingFailedInputs()`, an input's error skips that input instead (see `LogFiles.skippingFailedInputs()`).
 ///
 /// **Parallelism.** A pipeline that reads files (not a wrapped sequence) and has only `grep`/`containing`
 /// stages compiles into a `Query` (`query`), so its aggregates run on the parallel `Engine`. A `where`
@@ -29,7 +30,7 @@ public struct Lines: Sequence {
         case observe((Line) -> Void)
     }
 
-    let origin: Origin
+    var origin: Origin
     var stages: [Stage] = []
     var settings: PipelineSettings
     /// The status shared by the pipelines built on the same source.
@@ -112,6 +113,15 @@ public struct Lines: Sequence {
     public func executing(_ execution: Execution) -> Lines {
         var copy = self
         copy.settings.execution = execution
+        return copy
+    }
+
+    /// The same lines, skipping the inputs that fail: see `LogFiles.skippingFailedInputs()`. A pipeline over a
+    /// wrapped sequence skips nothing it did not skip already.
+    public func skippingFailedInputs() -> Lines {
+        var copy = self
+        copy.settings.skipsFailedInputs = true
+        if case .files(let files) = origin { copy.origin = .files(files.skippingFailedInputs()) }
         return copy
     }
 
@@ -220,8 +230,8 @@ final class LineCursor {
         status.reset()
     }
 
-    /// The path of the input being read, for messages.
-    var path: String { reader?.path ?? "-" }
+    /// The path of the input being read, for messages (a wrapped sequence's lines come from no path it knows).
+    var path: String { reader?.path ?? "<wrapped sequence>" }
 
     @inline(__always)
     func next() -> Line? {
@@ -274,8 +284,7 @@ final class LineCursor {
                 do {
                     if let bytes = try reader.next() { return Line(bytes: bytes, number: reader.lineNumber) }
                 } catch {
-                    status.fail(error as? SluiceError ?? SluiceError(.io, path: reader.path, "\(error)"))
-                    return nil
+                    if !status.inputFailed(error, path: reader.path, skipping: settings.skipsFailedInputs) { return nil }
                 }
                 self.reader = nil
             }
@@ -286,13 +295,12 @@ final class LineCursor {
                 }
             }
             guard let inputs, index < inputs.count else { return nil }
-            do {
-                reader = try LineReader(inputs[index], settings: settings, status: status)
-            } catch {
-                status.fail(error as? SluiceError ?? SluiceError(.io, path: inputs[index].path, "\(error)"))
-                return nil
-            }
             index += 1
+            do {
+                reader = try LineReader(inputs[index - 1], settings: settings, status: status)
+            } catch {
+                if !status.inputFailed(error, path: inputs[index - 1].path, skipping: settings.skipsFailedInputs) { return nil }
+            }
         }
     }
 }

@@ -6,7 +6,8 @@
 /// directories are not followed. A `top` that is a file is kept whatever its name; `-` is standard input.
 ///
 /// If the walk meets an error (a missing `top`, an unreadable directory), the iteration yields nothing and
-/// the error is left in `status`: every stage downstream then reads nothing and throws it.
+/// the error is left in `status`: every stage downstream then reads nothing and throws it. With
+/// `skippingFailedInputs()`, the files found are still read and the errors kept in `status.skippedInputs`.
 public struct LogFiles: Sequence {
     enum Origin {
         case find(glob: String, top: String)
@@ -34,16 +35,29 @@ public struct LogFiles: Sequence {
         self.init(origin: .paths(paths))
     }
 
-    /// The inputs, resolved now. Throws the first error of the walk.
+    /// The inputs, resolved now. Throws the first error of the walk, unless failed inputs are skipped: then the
+    /// walk's errors go to `status.skippedInputs` and the files found are returned.
     func inputs() throws -> [InputSpec] {
         switch origin {
         case .paths(let paths):
             return paths.map { $0 == "-" ? .standardInput : .file($0) }
         case .find(let glob, let top):
             let (inputs, errors) = InputFinder.expand([top], nameGlob: glob)
-            if let first = errors.first { throw first }
+            if let first = errors.first, !settings.skipsFailedInputs { throw first }
+            for error in errors { status.inputFailed(error, path: top, skipping: true) }
             return inputs
         }
+    }
+
+    /// The same files, but an input that fails (cannot be found, opened, read or decoded to its end) no longer
+    /// ends the pipeline: its lines before the error count, reading goes on with the next input, the error is
+    /// kept in `status.skippedInputs`, and the terminal operations give their answer over everything read
+    /// instead of throwing it. Check `status.skippedInputs` afterwards. Errors of the pipeline itself (a regex
+    /// that gives up, a sum that overflows) still end it.
+    public func skippingFailedInputs() -> LogFiles {
+        var copy = self
+        copy.settings.skipsFailedInputs = true
+        return copy
     }
 
     /// The same files, with terminal operations run as `execution` says.
@@ -110,15 +124,19 @@ public struct LogSources: Sequence {
                     inputs = []
                 }
             }
-            guard let inputs, index < inputs.count, files.status.error == nil else { return nil }
-            defer { index += 1 }
-            do {
-                return LogSource(try LineReader(inputs[index], settings: files.settings, status: files.status),
-                                 status: files.status)
-            } catch {
-                files.status.fail(error as? SluiceError ?? SluiceError(.io, path: inputs[index].path, "\(error)"))
-                return nil
+            while let inputs, index < inputs.count, files.status.error == nil {
+                defer { index += 1 }
+                do {
+                    return LogSource(try LineReader(inputs[index], settings: files.settings, status: files.status),
+                                     status: files.status, skipsFailures: files.settings.skipsFailedInputs)
+                } catch {
+                    // Skipped (the next file is opened) or the end of the iteration.
+                    if !files.status.inputFailed(error, path: inputs[index].path, skipping: files.settings.skipsFailedInputs) {
+                        return nil
+                    }
+                }
             }
+            return nil
         }
     }
 }
@@ -129,10 +147,12 @@ public struct LogSources: Sequence {
 public final class LogSource: Sequence, CustomStringConvertible {
     private let reader: LineReader
     private let status: PipelineStatus
+    private let skipsFailures: Bool
 
-    init(_ reader: LineReader, status: PipelineStatus) {
+    init(_ reader: LineReader, status: PipelineStatus, skipsFailures: Bool = false) {
         self.reader = reader
         self.status = status
+        self.skipsFailures = skipsFailures
     }
 
     /// The path the source was opened from (`-` for standard input).
@@ -169,7 +189,7 @@ public final class LogSource: Sequence, CustomStringConvertible {
                 guard let bytes = try source.reader.next() else { return nil }
                 return Line(bytes: bytes, number: source.reader.lineNumber)
             } catch {
-                source.status.fail(error as? SluiceError ?? SluiceError(.io, path: source.path, "\(error)"))
+                source.status.inputFailed(error, path: source.path, skipping: source.skipsFailures)
                 return nil
             }
         }

@@ -22,6 +22,9 @@ struct PipelineSettings {
     /// Lines longer than this are skipped and counted as malformed, as the engine does.
     var maxLineLength = ExecutionOptions().maxLineLength
     var gzipDecoder: GzipDecoderKind = .isal
+    /// Inputs that fail are skipped and their errors kept in `PipelineStatus.skippedInputs` (see
+    /// `LogFiles.skippingFailedInputs()`).
+    var skipsFailedInputs = false
 }
 
 /// What the latest run of a pipeline met: the error that ended it, and counts. Every pipeline derived from the
@@ -45,6 +48,11 @@ public final class PipelineStatus {
     /// Blocks read or decoded by sequential readers since the status was created; never reset. Shows how far a
     /// lazy iteration actually read.
     public internal(set) var blocksRead = 0
+    /// For a pipeline built with `skippingFailedInputs()`: the errors of the inputs the latest run skipped, in
+    /// the order met: the walk's (a missing or unreadable directory) and those of each input that could not be
+    /// opened, read or decoded to its end (its lines before the error were read). They leave `error` nil, so
+    /// the terminal operations still give their answer over the rest.
+    public internal(set) var skippedInputs: [SluiceError] = []
 
     init() {}
 
@@ -54,11 +62,21 @@ public final class PipelineStatus {
         malformed = 0
         linesRead = 0
         ranInParallel = false
+        skippedInputs = []
     }
 
     /// Keeps the first error of a run.
     func fail(_ failure: SluiceError) {
         if error == nil { error = failure }
+    }
+
+    /// An input's error: kept in `skippedInputs` when the pipeline skips failed inputs (`skipping`), otherwise
+    /// the error that ends the run. Returns `skipping`, whether the run goes on.
+    @discardableResult
+    func inputFailed(_ failure: Error, path: String, skipping: Bool) -> Bool {
+        let error = failure as? SluiceError ?? SluiceError(.io, path: path, "\(failure)")
+        if skipping { skippedInputs.append(error) } else { fail(error) }
+        return skipping
     }
 
     /// Throws the error of the latest run, if any.

@@ -57,4 +57,14 @@ final class PathBytesTests: XCTestCase {
         XCTAssertEqual(missing.status, 2)
         XCTAssertEqual(missing.stderr, "\(dir)/gone\u{FFFD}: No such file or directory\n")
     }
+
+    /// In a --name glob, `?` and `[...]` take one character of a UTF-8 name, as Python's fnmatch (the tutorial's
+    /// gen_find) does, and one byte of a name that is not UTF-8.
+    func testGlobWildcardsTakeACharacterOfAUTF8Name() {
+        let dir = Fixture.directory()
+        for name in ["gé.log", "gx.log", "g€.log", "gxx.log"] { Fixture.write(Array("a\n".utf8), to: dir + "/" + name) }
+        Fixture.write(Array("a\n".utf8), to: dir + "/" + PathBytes.string(Array("g".utf8) + [0xff] + Array(".log".utf8)))
+        XCTAssertEqual(sluice(["grep", "-c", "a", "--name", "g?.log", dir]).stdout.split(separator: "\n").count, 4)
+        XCTAssertEqual(sluice(["grep", "-c", "a", "--name", "g[é€].log", dir]).stdout.split(separator: "\n").count, 2)
+    }
 }

@@ -43,6 +43,18 @@ public enum InputSpec: Sendable, Equatable {
 /// syntax, applied to the last path component). Files named directly are always kept. `-` is standard input,
 /// and no operands at all means standard input.
 public enum InputFinder {
+    /// A UTF-8 locale for `fnmatch`, so that `?`, `*` and `[...]` take a whole character of a UTF-8 name, as
+    /// Python's `fnmatch` (the tutorial's `gen_find`) does; nil where the C library has none.
+    nonisolated(unsafe) private static let utf8Locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil)
+
+    /// fnmatch(3) under `utf8Locale` on this thread only (bytes that are not UTF-8 still match byte by byte).
+    static func fnmatchUTF8(_ pattern: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>) -> Int32 {
+        guard let locale = utf8Locale else { return fnmatch(pattern, name, 0) }
+        let previous = uselocale(locale)
+        defer { uselocale(previous) }
+        return fnmatch(pattern, name, 0)
+    }
+
     /// The inputs, plus one error per operand that does not exist or a directory that cannot be listed.
     public static func expand(_ operands: [String], nameGlob: String? = nil) -> (inputs: [InputSpec], errors: [SluiceError]) {
         var inputs = [InputSpec]()
@@ -90,7 +102,7 @@ public enum InputFinder {
             // The glob sees the name's own bytes.
             let excluded = pattern.map { pattern in
                 (name + [0]).withUnsafeBufferPointer { raw in
-                    raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, 0) != 0 }
+                    raw.withMemoryRebound(to: CChar.self) { InputFinder.fnmatchUTF8(pattern, $0.baseAddress!) != 0 }
                 }
             } ?? false
             var info = stat()

@@ -106,11 +106,21 @@ final class BZip2BlockDecoderTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(checked, blocks.count)
-        // A located end that is not where the block ends, a stored CRC that differs, a start off the magic.
+        // A located end that is not where the block ends: its bytes are kept, as the sequential stream keeps them
+        // before it meets no magic where the block ended.
         try compressed.withUnsafeBytes { data in
             let block = blocks[0]
-            for wrong in [BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd - 1, level: 1, crc: block.crc),
-                          BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd, level: 1, crc: block.crc ^ 4),
+            let output = ByteBuffer()
+            let moved = BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd - 1, level: 1, crc: block.crc)
+            XCTAssertThrowsError(try decoder.decode(moved, in: data, into: output, path: "w.bz2")) { error in
+                XCTAssertEqual(error as? SluiceError, SluiceError(.corruptBzip2, path: "w.bz2", "bad bzip2 block magic", offset: block.bitEnd / 8))
+            }
+            XCTAssertTrue(output.array == clean[0])
+        }
+        // A stored CRC that differs, a start off the magic, a wrong level.
+        try compressed.withUnsafeBytes { data in
+            let block = blocks[0]
+            for wrong in [BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd, level: 1, crc: block.crc ^ 4),
                           BZip2Block(bitStart: block.bitStart + 1, bitEnd: block.bitEnd, level: 1, crc: block.crc),
                           BZip2Block(bitStart: block.bitStart, bitEnd: block.bitEnd, level: 0, crc: block.crc)] {
                 let output = ByteBuffer()

@@ -296,6 +296,26 @@ final class CompressionTests: XCTestCase {
         XCTAssertGreaterThan(noted, 0, "no cut fell inside a line")
     }
 
+    /// A damaged bzip2 block that still decodes, but ends elsewhere than where the next block's magic was
+    /// located, gave 0 lines on the mapped block-parallel path and 1121 (its CRC mismatch, bytes kept) on every
+    /// other: now every path keeps its bytes and names the same error.
+    func testADamagedBzip2BlockCountsAlikeOnEveryPath() throws {
+        let dir = Fixture.directory()
+        let log = Fixture.read(Fixture.tutorial + "/access-log")
+        var stored = Fixture.bzip2(log + log, level: 1)
+        for index in 8937..<8953 { stored[index] = 0xff }
+        let path = Fixture.write(stored, to: dir + "/two.bz2")
+        let piped = sluice(["grep", "-c", ""], stdin: stored)
+        XCTAssertEqual(piped.status, 2)
+        XCTAssertTrue(piped.stderr.hasPrefix("<stdin>: corrupt bzip2 block (bzip2 block CRC mismatch)"), piped.stderr)
+        XCTAssertGreaterThan(Int(piped.stdout.dropLast()) ?? 0, 1000)
+        for arguments in [["--threads", "1"], ["--threads", "2"], ["--threads", "3", "--chunk-size", "4K"], ["--sequential-bzip2"]] {
+            let file = sluice(["grep", "-c", "", path] + arguments)
+            XCTAssertEqual(file.stdout, piped.stdout, "\(arguments)")
+            XCTAssertEqual(file.stderr.replacingOccurrences(of: path, with: "<stdin>"), piped.stderr, "\(arguments)")
+        }
+    }
+
     func testCorruptionAndTrailingGarbageAreReported() throws {
         let dir = Fixture.directory()
         var gzip = Fixture.gzip(Self.text)

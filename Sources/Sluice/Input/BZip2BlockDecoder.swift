@@ -21,9 +21,10 @@ final class BZip2BlockDecoder {
 
     /// Decodes `block`, located in `data` by `BZip2Blocks.locate`, appending its bytes to `output`, as
     /// `BZip2Blocks.decode` does. Throws a `.corruptBzip2` error naming `path`, saying what is wrong and giving
-    /// the block's byte offset when the block is damaged, does not end where the located block ends, or fails its
-    /// CRC; `output` is then left as it was, except that a block that fails only its CRC leaves its decoded bytes
-    /// appended, as the sequential stream hands them on.
+    /// the block's byte offset when the block is damaged or fails its CRC, or the offset where it ended when that
+    /// is not where the located block ends (no block magic there). `output` is then left as it was, except that a
+    /// block that decoded whole leaves its bytes appended, as the sequential stream hands them on: every reading
+    /// path then counts the same lines and names the same error.
     func decode(_ block: BZip2Block, in data: UnsafeRawBufferPointer, into output: ByteBuffer, path: String) throws {
         let (result, bitEnd, storedCRC) = begin(data, bitStart: block.bitStart, level: block.level)
         if result == CBZip2Fast_unsupported.rawValue {
@@ -31,11 +32,6 @@ final class BZip2BlockDecoder {
             return try BZip2Blocks.decode(block, in: data, into: output, path: path)
         }
         guard result == CBZip2Fast_ok.rawValue else { throw BZip2BlockDecoder.corrupt(path, block, result) }
-        // The located end is where the next magic starts, so a block that ends elsewhere is not what was located.
-        // (The next block replaces this one, unread.)
-        guard bitEnd == block.bitEnd else {
-            throw BZip2BlockDecoder.corrupt(path, block, "bzip2 block does not end where the next block begins")
-        }
         guard storedCRC == block.crc else {
             throw BZip2BlockDecoder.corrupt(path, block, "bzip2 block CRC differs from the one located")
         }
@@ -46,6 +42,11 @@ final class BZip2BlockDecoder {
             // bzcat writes them before its error), so every reading path counts the same lines.
             if drained != CBZip2Fast_crcMismatch.rawValue { output.count = before }
             throw BZip2BlockDecoder.corrupt(path, block, drained)
+        }
+        // The located end is where the next magic starts: a block that ends elsewhere is followed by no magic,
+        // which is what the sequential stream meets there.
+        guard bitEnd == block.bitEnd else {
+            throw SluiceError(.corruptBzip2, path: path, "bad bzip2 block magic", offset: bitEnd / 8)
         }
     }
 

@@ -353,6 +353,19 @@ final class FacadeTests: XCTestCase {
             XCTAssertThrowsError(try lines.bytesColumn().sum())
             XCTAssertEqual(lines.status.error?.code, .truncatedGzip)
         }
+        // Writing any sequence of a pipeline throws the error that ended it, after the lines before it (a
+        // storeLast, a trace or a source from genOpen wrote half the lines and returned).
+        let out = dir + "/out"
+        let writers: [(String, () throws -> Int)] = [
+            ("lines", { try Lines.open(path).write(toFile: out) }),
+            ("storeLast", { try storeLast(Lines.open(path)).write(toFile: out) }),
+            ("trace", { try Lines.open(path).trace { _ in }.write(toFile: out) }),
+            ("source", { try Array(genOpen(LogFiles(paths: [path])))[0].write(toFile: out) }),
+        ]
+        for (name, write) in writers {
+            XCTAssertThrowsError(try write(), name) { XCTAssertEqual(($0 as? SluiceError)?.code, .truncatedGzip, name) }
+            XCTAssertGreaterThan(Fixture.read(out).count, 1000, name)
+        }
         // A for loop ends at the error and leaves it for check().
         let lines = Lines.open(path)
         var count = 0

@@ -24,7 +24,7 @@ extension Records {
 }
 
 /// Records rendered as lines of text (see `Records.formatted`). End a pipeline with `write(toFile:)`.
-public struct FormattedRecords: Sequence, StatusCarrying {
+public struct FormattedRecords: Sequence {
     let records: Records
     let style: RecordStyle
 
@@ -131,17 +131,16 @@ enum RecordPrinter {
     }
 }
 
-/// A sequence that leaves its errors in a `PipelineStatus` rather than throwing them.
-protocol StatusCarrying {
-    var status: PipelineStatus { get }
+extension FormattedRecords: CarriesPipelineStatus {
+    var pipelineStatus: PipelineStatus? { status }
 }
-
-extension Lines: StatusCarrying {}
 
 extension Sequence where Element == Line {
     /// Writes every line followed by `\n` to the file at `path` (created, or truncated, with mode 0644),
-    /// buffering about 1 MiB per `write`. Returns the number of lines written. Throws `.io`-style errors naming
-    /// the path, and, for a pipeline, the error that ended its iteration.
+    /// buffering about 1 MiB per `write`. Returns the number of lines written. Throws the error of opening or
+    /// writing the file (`.noSuchFile`, `.unreadable`, `.io`), naming the path, and, for a sequence that belongs
+    /// to a pipeline (`Lines`, a `LogSource`, a `storeLast` or `trace` of one...), the error that ended this
+    /// iteration of it, after writing the lines before it.
     @discardableResult
     public func write(toFile path: String) throws -> Int {
         let fd = PathBytes.withCString(path) { Glibc.open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
@@ -150,12 +149,17 @@ extension Sequence where Element == Line {
         return try write(toDescriptor: fd, path: path)
     }
 
-    /// Writes every line followed by `\n` to the open descriptor `fd` (not closed), named `path` in errors.
+    /// Writes every line followed by `\n` to the open descriptor `fd` (not closed), named `path` in errors; throws
+    /// as `write(toFile:)` does.
     @discardableResult
     public func write(toDescriptor fd: Int32, path: String = "-") throws -> Int {
         let buffer = ByteBuffer(capacity: (1 << 20) + 4096)
         var lines = 0
-        for line in self {
+        var iterator = makeIterator()
+        // An error the status held before this iteration (a source of the same family read earlier) is not its.
+        let status = (self as? CarriesPipelineStatus)?.pipelineStatus
+        let earlier = status?.error
+        while let line = iterator.next() {
             if let base = line.bytes.baseAddress { buffer.append(base.assumingMemoryBound(to: UInt8.self), line.count) }
             buffer.append(Bytes.newline)
             lines += 1
@@ -164,7 +168,7 @@ extension Sequence where Element == Line {
             }
         }
         try OutputWriter.flush(buffer, fd, path)
-        if let pipeline = self as? StatusCarrying { try pipeline.status.check() }
+        if let error = status?.error, error != earlier { throw error }
         return lines
     }
 }

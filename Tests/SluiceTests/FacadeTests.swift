@@ -289,7 +289,13 @@ final class FacadeTests: XCTestCase {
         XCTAssertEqual(bytesgen.query?.format, .fields)
         let twoGreps = try lines.grep("a").grep("b").query
         XCTAssertEqual(twoGreps?.prefilter, "a")
-        XCTAssertEqual(twoGreps?.conditions, ["line~ (?:b)"])
+        XCTAssertEqual(twoGreps?.conditions, ["line~ b"])
+        // Later containing stages (\Q...\E) and patterns with # compile too (they made the pipeline sequential),
+        // and answer as the sequential pipeline does; a pattern with spaces at its ends is kept whole.
+        let literals = try lines.containing("GET").containing("ply-").grep("#?gz").grep(" HTTP/1.1")
+        XCTAssertEqual(literals.query?.conditions, [#"line~ \Qply-\E"#, "line~ #?gz", "line~ (?: HTTP/1.1)"])
+        XCTAssertEqual(try literals.count(), try literals.executing(.sequential).count())
+        XCTAssertGreaterThan(try literals.count(), 0)
         let records = lines.apacheLog().where(.status == 404).where(.request.contains("robots.txt"))
         XCTAssertEqual(records.query?.conditions, ["status= 404", #"request~ \Qrobots.txt\E"#])
         XCTAssertEqual(records.query?.format, .auto)

@@ -56,6 +56,13 @@ final class TransportTests: XCTestCase {
                        #"{"host":"1.2.3.4","ident":"-","user":"\"q\"","datetime":"24/Feb/2008:00:08:59 -0600","method":"GET","request":"/a\\b","proto":"HTTP/1.1","status":404,"bytes":0}"# + "\n")
         XCTAssertNil(evaluator.record(Array("not a log line".utf8)))
         XCTAssertEqual(evaluator.malformedCount, 1)
+        // Integers as the engine reads them, as select --json writes them (a sign, 19 digits were strings).
+        let line = "1.2.3.4 - - [d] \"GET /a HTTP/1.1\" +0200 1000000000000000000"
+        let signed = try XCTUnwrap(evaluator.record(Array(line.utf8)))
+        let json = String(decoding: signed.json(filter.schema), as: UTF8.self)
+        XCTAssertTrue(json.hasSuffix(#""status":200,"bytes":1000000000000000000}"# + "\n"), json)
+        XCTAssertEqual(json, sluice(["select", "host", "ident", "user", "datetime", "method", "request", "proto", "status", "bytes",
+                                     "--json", "--format", "common"], stdin: Array((line + "\n").utf8)).stdout)
     }
 
     func testLineFilterAgreesWithTheEngine() throws {

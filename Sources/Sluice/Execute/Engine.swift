@@ -11,8 +11,9 @@ import Glibc
 /// strategy hands line-aligned pieces to the same per-worker `LineProcessor`s, and the pieces' reports are
 /// merged in input order, so the result is the same for every thread count, chunk size and strategy.
 ///
-/// The engine never prints: ordered output goes to the `output` closure, and errors are returned in the report,
-/// one per input, after the other inputs have still been processed. Only `strict` stops a run early.
+/// The engine never prints: ordered output goes to the `output` closure, and errors are returned in the report
+/// (per input, the first line a pattern gave up on and the error that ended it), after the other inputs have
+/// still been processed. Only `strict` stops a run early.
 public final class Engine {
     /// The query as given.
     public let query: Query
@@ -32,7 +33,9 @@ public final class Engine {
     private var output: (UnsafeRawBufferPointer) -> Void = { _ in }
     private let wantsOutput: Bool
 
-    /// Compiles the query; throws for an invalid pattern, unknown field or bad condition.
+    /// Compiles the query; throws `.invalidPattern`, `.unknownField` or `.invalidCondition` for the pattern, a
+    /// field or a condition, and `.invalidArgument` for a query that cannot run (`select` without fields, `sum`
+    /// of a text field, `top` with k < 1).
     public init(query: Query, options: ExecutionOptions = ExecutionOptions()) throws {
         self.query = query
         let options = options.withinLimits()
@@ -47,8 +50,9 @@ public final class Engine {
     }
 
     /// Processes `inputs` in order. Lines for grep and select are passed to `output` in input order, in pieces.
-    /// With `strict`, the first malformed line throws `.malformedLine`; any other problem with an input is
-    /// recorded in that input's tally and the run goes on.
+    /// With `strict`, the first malformed line throws `.malformedLine`; a `sum` that leaves the 64-bit range
+    /// throws `.numericOverflow` once every input was read (see `interruptedRun` for what was found); any other
+    /// problem with an input is recorded in that input's tally and the run goes on.
     public func run(_ inputs: [InputSpec], output: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws -> RunReport {
         self.output = output
         tallies = inputs.map { InputTally(path: $0.path) }

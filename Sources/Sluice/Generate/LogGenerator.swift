@@ -59,8 +59,7 @@ public struct GeneratorOptions: Sendable, Equatable {
 /// Writers of synthetic and repeated log data.
 public enum LogGenerator {
     /// The size of the blocks passed to sinks: `generate` hands over a block once it holds at least this many
-    /// bytes (a line longer than this makes one longer block); `repeatFile` hands over blocks of at most about
-    /// this size when the file is small, and the file's bytes in pieces of this size otherwise.
+    /// bytes (a line longer than this makes one longer block); for `RepeatSource.write`, see there.
     public static let blockSize = 1 << 20
 
     /// Writes synthetic Apache access-log lines described by `options` to `sink`, in blocks of about

@@ -38,8 +38,9 @@ public final class RepeatSource {
 
     deinit { System.close(descriptor) }
 
-    /// Writes the file's bytes to `sink` `times` times over, in blocks of at most about `LogGenerator.blockSize`
-    /// bytes (small files are tiled so that the sink is not called once per copy); nothing when `times <= 0`.
+    /// Writes the file's bytes to `sink` `times` times over; nothing when `times <= 0`. A file read whole (up to
+    /// 64 MiB) goes to the sink as one block per copy, or, under half of `LogGenerator.blockSize`, tiled into
+    /// blocks of at most that size; a larger file goes in pieces of `LogGenerator.blockSize`.
     /// Throws `.fileShrank` when a large file shrinks between copies, and rethrows whatever `sink` throws.
     public func write(times: Int, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard times > 0 else { return }

@@ -11,7 +11,8 @@ public enum Compression: Sendable, Equatable {
     /// than a count of malformed lines.
     case unsupported(String)
 
-    /// Detects the compression from the first bytes of an input (fewer than 4 bytes reads as plain).
+    /// Detects the compression from the first bytes of an input: two bytes tell gzip (`1f 8b`) and compress
+    /// (`1f 9d`), the others need four; anything else, or too few bytes, reads as plain.
     public static func detect(_ head: UnsafeRawBufferPointer) -> Compression {
         if head.count >= 2 && head[0] == 0x1f && head[1] == 0x8b { return .gzip }
         if head.count >= 4 && head[0] == 0x42 && head[1] == 0x5a && head[2] == 0x68 && (0x31...0x39).contains(head[3]) {

@@ -55,7 +55,9 @@ public enum InputFinder {
         return fnmatch(pattern, name, 0)
     }
 
-    /// The inputs, plus one error per operand that does not exist or a directory that cannot be listed.
+    /// The inputs, plus one error per operand that does not exist, per directory that cannot be listed, and per
+    /// walked entry that cannot be examined (a dangling symlink) when the glob would keep it. A walk skips
+    /// symlinked directories and anything that is not a regular file (FIFOs, sockets, devices) without an error.
     public static func expand(_ operands: [String], nameGlob: String? = nil) -> (inputs: [InputSpec], errors: [SluiceError]) {
         var inputs = [InputSpec]()
         var errors = [SluiceError]()

@@ -241,7 +241,7 @@ public final class AsyncQueue<Element: Sendable>: AsyncSequence, Sendable {
     }
 
     /// Ends the queue from the producing side: consumers get what is buffered, then `error` (if any), then nil.
-    /// Later calls to `finish` or `close` do nothing more.
+    /// Later calls to `finish` do nothing; a later `close` still discards what is buffered.
     public func finish(throwing error: Error? = nil) {
         let waiting = state.withLock { state -> [Receiver] in
             guard !state.finished && !state.closed else { return [] }

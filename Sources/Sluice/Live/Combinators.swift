@@ -123,7 +123,8 @@ public func multiplex<A: AsyncSequence & Sendable, B: AsyncSequence & Sendable>(
 /// - `.dropOldest`: that consumer's oldest buffered element is discarded and counted in its `droppedCount`;
 ///   the others are not slowed down.
 ///
-/// A consumer that is cancelled, or calls `cancel()`, is removed and never blocks the hub again. When the source
+/// A consumer that is cancelled, or calls `cancel()`, never blocks the hub again; the hub drops its subscription
+/// at the next element it offers. When the source
 /// ends, every subscription ends after its buffered elements; when it throws, each subscription throws the error
 /// after its buffered elements. Cancelling the task running `run()` ends every subscription.
 public final class Broadcast<Element: Sendable>: Sendable {
@@ -142,7 +143,7 @@ public final class Broadcast<Element: Sendable>: Sendable {
         return subscription
     }
 
-    /// Number of consumers still subscribed.
+    /// Number of subscriptions the hub still holds: a cancelled one counts until the hub offers it an element.
     public var subscriberCount: Int { subscriptions.withLock { $0.count } }
 
     /// Reads the source to its end, delivering every element to every subscription; returns the number of

@@ -17,7 +17,7 @@ public struct FollowOptions: Sendable {
     public var rotateWait: UInt64 = 1_000_000_000
     /// Lines longer than this are skipped and reported with `.overlongLine` (default 1 MiB).
     public var maxLineLength = 1 << 20
-    /// Bytes read from all files in one check before the lines are handed over (default 1 MiB).
+    /// Bytes read from each file in one check before the lines are handed over (default 1 MiB).
     public var readLimit = 1 << 20
     /// Ends the sequence when triggered.
     public var shutdown: ShutdownToken?

@@ -82,13 +82,15 @@ public struct LogRecord: Sendable, Equatable {
         return out.array
     }
 
-    /// The JSON number for an integer field's bytes: `-` is 0, 1 to 18 digits lose their leading zeros; nil for
-    /// anything else (which is then written as a string).
+    /// The JSON number for an integer field's bytes, the number the engine reads from them (as `select --json`
+    /// writes it): `-` is 0, and a sign and leading zeros go (`+0200` is 200); nil for anything that is not a
+    /// 64-bit integer (which is then written as a string).
     static func integerText(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
         if value.count == 1 && value.first == 45 { return [48] }
-        guard !value.isEmpty, value.count <= 18, value.allSatisfy({ $0 &- 48 < 10 }) else { return nil }
-        let trimmed = value.drop { $0 == 48 }
-        return trimmed.isEmpty ? [48] : trimmed
+        let number = value.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.flatMap { Bytes.parseInteger($0, 0, buffer.count) }
+        }
+        return number.map { ArraySlice(String($0).utf8) }
     }
 }
 

@@ -5,15 +5,15 @@ import Glibc
 #endif
 
 /// Readiness a task can wait for on a descriptor.
-public struct IOEvents: OptionSet, Sendable, Hashable {
+struct IOEvents: OptionSet, Sendable, Hashable {
     /// The event bits: 1 for `read`, 2 for `write`.
-    public let rawValue: UInt32
+    let rawValue: UInt32
     /// The events whose bits are set in `rawValue`.
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    init(rawValue: UInt32) { self.rawValue = rawValue }
     /// Data (or a connection, or end of file, or an error) can be read without blocking.
-    public static let read = IOEvents(rawValue: 1)
+    static let read = IOEvents(rawValue: 1)
     /// Data can be written without blocking.
-    public static let write = IOEvents(rawValue: 2)
+    static let write = IOEvents(rawValue: 2)
 }
 
 /// How one `Reactor.wait` ended.

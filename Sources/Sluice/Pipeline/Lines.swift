@@ -145,11 +145,12 @@ public struct Lines: Sequence {
             if prefilter == nil {
                 prefilter = pattern.source
             } else {
-                // `(?:...)` keeps the pattern whole inside the condition, unless quoting or comments could
-                // swallow the closing parenthesis.
+                // The pattern as the condition's value when it reads back exactly; `(?:...)` keeps one with
+                // spaces at its ends whole, unless quoting or comments could swallow the closing parenthesis.
                 let source = pattern.source
-                guard !source.contains("\\Q"), !source.contains("#"),
-                      let text = ConditionText.make("line", .matches, "(?:" + source + ")") else { return nil }
+                let wrapped = source.contains("\\Q") || source.contains("#") ? nil : "(?:" + source + ")"
+                guard let text = ConditionText.make("line", .matches, source)
+                        ?? wrapped.flatMap({ ConditionText.make("line", .matches, $0) }) else { return nil }
                 conditions.append(text)
             }
         }

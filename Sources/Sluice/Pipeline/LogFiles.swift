@@ -30,7 +30,8 @@ public struct LogFiles: Sequence {
         LogFiles(origin: .find(glob: glob, top: top))
     }
 
-    /// The named files, in the order given (`-` is standard input). They are not checked until opened.
+    /// The named files, in the order given (`-` is standard input, then named `<stdin>`). They are not checked
+    /// until opened.
     public init(paths: [String]) {
         self.init(origin: .paths(paths))
     }
@@ -155,7 +156,7 @@ public final class LogSource: Sequence, CustomStringConvertible {
         self.skipsFailures = skipsFailures
     }
 
-    /// The path the source was opened from (`-` for standard input).
+    /// The path the source was opened from (`<stdin>` for standard input).
     public var path: String { reader.path }
 
     /// How the source's bytes are stored, as its magic bytes tell.

@@ -268,17 +268,23 @@ extension RecordPredicate {
 /// `.method != "GET"`. Each makes a `RecordPredicate` that compiles into the engine's `FIELD OP VALUE` condition
 /// (semantics in `RecordPredicate`), or into an exact closure when the value cannot be written in one.
 extension LogField {
-    /// Records whose field is equal to `value`, compared as integers.
+    /// Records whose field is equal to `value`, compared as integers on status and bytes (on a text field, as
+    /// numbers when the field reads as one, bytewise otherwise, as `--where` does).
     public static func == (field: LogField, value: Int) -> RecordPredicate { .compare(field, .equal, String(value)) }
-    /// Records whose field is not equal to `value`, compared as integers.
+    /// Records whose field is not equal to `value`, compared as integers on status and bytes (on a text field, as
+    /// numbers when the field reads as one, bytewise otherwise, as `--where` does).
     public static func != (field: LogField, value: Int) -> RecordPredicate { .compare(field, .notEqual, String(value)) }
-    /// Records whose field is less than `value`, compared as integers.
+    /// Records whose field is less than `value`, compared as integers on status and bytes (on a text field, as
+    /// numbers when the field reads as one, bytewise otherwise, as `--where` does).
     public static func < (field: LogField, value: Int) -> RecordPredicate { .compare(field, .less, String(value)) }
-    /// Records whose field is at most `value`, compared as integers.
+    /// Records whose field is at most `value`, compared as integers on status and bytes (on a text field, as
+    /// numbers when the field reads as one, bytewise otherwise, as `--where` does).
     public static func <= (field: LogField, value: Int) -> RecordPredicate { .compare(field, .lessEqual, String(value)) }
-    /// Records whose field is greater than `value`, compared as integers.
+    /// Records whose field is greater than `value`, compared as integers on status and bytes (on a text field, as
+    /// numbers when the field reads as one, bytewise otherwise, as `--where` does).
     public static func > (field: LogField, value: Int) -> RecordPredicate { .compare(field, .greater, String(value)) }
-    /// Records whose field is at least `value`, compared as integers.
+    /// Records whose field is at least `value`, compared as integers on status and bytes (on a text field, as
+    /// numbers when the field reads as one, bytewise otherwise, as `--where` does).
     public static func >= (field: LogField, value: Int) -> RecordPredicate { .compare(field, .greaterEqual, String(value)) }
     /// Records whose field is equal to `value`, compared bytewise (as numbers when both read as integers).
     public static func == (field: LogField, value: String) -> RecordPredicate { .compare(field, .equal, value) }

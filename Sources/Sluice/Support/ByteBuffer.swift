@@ -7,7 +7,8 @@ import Glibc
 public final class ByteBuffer: @unchecked Sendable {
     /// Start of the storage; valid until the next append that grows the buffer.
     public private(set) var base: UnsafeMutablePointer<UInt8>
-    /// Number of valid bytes.
+    /// Number of valid bytes, the first `count` at `base`; one who sets it keeps it within `capacity` and counts
+    /// only bytes written there.
     public var count: Int = 0
     /// Bytes allocated.
     public private(set) var capacity: Int

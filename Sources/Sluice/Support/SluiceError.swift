@@ -3,9 +3,38 @@
 public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What went wrong, as a value a caller can match on.
     public enum Code: String, Sendable, Equatable {
-        case noSuchFile, unreadable, invalidPattern, matchLimit, unknownField, invalidCondition,
-             invalidArgument, malformedLine, corruptGzip, truncatedGzip, trailingGarbage, corruptBzip2,
-             truncatedBzip2, fileShrank, io, numericOverflow
+        /// A path that does not exist (ENOENT, also a dangling symlink).
+        case noSuchFile
+        /// A path that cannot be opened or listed (permissions, a directory where a file was expected...).
+        case unreadable
+        /// A PCRE2 pattern that does not compile, or a format's regex without named groups.
+        case invalidPattern
+        /// PCRE2 gave up on a line (match, depth or JIT stack limit); the line counts as no match.
+        case matchLimit
+        /// A field name the record format does not have.
+        case unknownField
+        /// A `--where` condition that does not parse or does not suit its field.
+        case invalidCondition
+        /// An option or query value out of range or not applicable.
+        case invalidArgument
+        /// With `strict`, the first line that is not a record of the format.
+        case malformedLine
+        /// Damaged gzip data: a bad header, deflate data or CRC.
+        case corruptGzip
+        /// gzip data that ends before its member does.
+        case truncatedGzip
+        /// Bytes after the last gzip member that are neither a member nor zero padding.
+        case trailingGarbage
+        /// Damaged bzip2 data: a bad block, magic or CRC.
+        case corruptBzip2
+        /// bzip2 data that ends before its stream does.
+        case truncatedBzip2
+        /// A file that became shorter while it was mapped.
+        case fileShrank
+        /// Any other system call failure (read, write, mmap...), with the system's message.
+        case io
+        /// A sum that left the 64-bit range.
+        case numericOverflow
         /// The input is compressed in a format Sluice does not decode (see `Compression.unsupported`).
         case unsupportedCompression
         /// Transport: the peer went away or the connection failed mid-stream.

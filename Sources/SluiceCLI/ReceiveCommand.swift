@@ -11,7 +11,8 @@ struct ReceiveCommand: ParsableCommand {
             Listens on --listen (127.0.0.1 unless a host is given; port 0 picks a free port) and prints \
             "listening on HOST:PORT" on standard error once ready. Any number of senders may connect at once; the \
             records of each arrive complete and in order, each batch written and flushed before it is \
-            acknowledged. A sender that breaks the protocol (bad greeting, malformed or oversized frame) is \
+            acknowledged. A sender that breaks the protocol (bad greeting, malformed or oversized frame, a \
+            record line holding a newline) is \
             disconnected with a message on standard error while the others are served on. SIGINT or SIGTERM stops \
             it, exit status 0.
             """)

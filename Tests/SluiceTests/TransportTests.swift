@@ -128,6 +128,9 @@ final class TransportTests: XCTestCase {
         var badSpan = [UInt8]()
         badSpan.appendBig(UInt32(1)); badSpan.appendBig(UInt32(3)); badSpan += [65, 66, 67]
         badSpan.appendBig(UInt16(1)); badSpan.appendBig(UInt32(2)); badSpan.appendBig(UInt32(9))
+        // A line holding a newline would print as two records: one connection must not inject lines.
+        var injected = [UInt8]()
+        injected.appendBig(UInt32(1)); injected.appendBig(UInt32(3)); injected += [65, 10, 67]; injected.appendBig(UInt16(0))
         var lyingCount = [UInt8]()
         lyingCount.appendBig(UInt32(1_000_000_000)); lyingCount += [0, 0, 0, 0, 0, 0]
         var oversized = [UInt8]()
@@ -139,6 +142,7 @@ final class TransportTests: XCTestCase {
             ("exceeds the limit", hello + oversized),
             ("records before a schema", hello + Wire.frame(.records, badSpan)),
             ("outside a line", hello + schema + Wire.frame(.records, badSpan)),
+            ("holds a newline", hello + schema + Wire.frame(.records, injected)),
             ("claims 1000000000 records", hello + schema + Wire.frame(.records, lyingCount)),
             ("unknown frame type 0x7f", hello + [0, 0, 0, 1, 0x7f]),
             ("empty frame", hello + [0, 0, 0, 0]),

@@ -15,8 +15,9 @@
 /// payload. Sender to receiver:
 /// - `0x01` SCHEMA: count `u16` (≤ 1024), then per field flags `u8` (bit 0: integer field) and a name
 ///   (length `u8`, UTF-8 bytes). Must precede the first RECORDS; a later SCHEMA applies to later records.
-/// - `0x02` RECORDS: count `u32` (≥ 1), then per record: line length `u32`, the line's bytes (no newline),
-///   field count `u16` (≤ 1024), and per field start `u32`, end `u32` — a byte range of the line
+/// - `0x02` RECORDS: count `u32` (≥ 1), then per record: line length `u32`, the line's bytes (no `\n`: lines
+///   are split at it, so a line holding one is a violation, which keeps one record one output line), field count
+///   `u16` (≤ 1024), and per field start `u32`, end `u32` — a byte range of the line
 ///   (start ≤ end ≤ line length). Nothing may follow the last record.
 /// - `0x03` END: total `u64`, the number of records sent on this connection; the sender sends nothing more.
 ///
@@ -134,6 +135,7 @@ enum Wire {
         for _ in 0..<count {
             let length = Int(try reader.u32())
             let line = Array(try reader.bytes(length))
+            if line.contains(Bytes.newline) { throw reader.violation("record line of \(length) bytes holds a newline") }
             let fieldCount = Int(try reader.u16())
             guard fieldCount <= maxFields else { throw reader.violation("record with \(fieldCount) fields") }
             var fields = [Range<Int>]()

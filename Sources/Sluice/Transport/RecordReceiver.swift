@@ -256,7 +256,7 @@ final class ReceiverCore: @unchecked Sendable {
             let hello = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.senderHelloSize, alignment: 8)
             defer { hello.deallocate() }
             let deadline = monotonicNanoseconds() &+ options.handshakeTimeout
-            guard try await socket.readExactly(hello, deadline: deadline, token: options.shutdown) else {
+            guard try await socket.readExactly(hello, deadline: deadline, token: options.shutdown, what: "during the greeting") else {
                 throw SluiceError(.protocolViolation, path: info.peer, "closed before the greeting")
             }
             let version = try Wire.parseSenderHello(Array(hello), peer: info.peer)

@@ -172,7 +172,8 @@ public final class RecordSender: Sendable {
         try await socket.write(Wire.senderHello())
         let hello = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.receiverHelloSize, alignment: 8)
         defer { hello.deallocate() }
-        guard try await socket.readExactly(hello, deadline: monotonicNanoseconds() &+ options.connectTimeout) else {
+        guard try await socket.readExactly(hello, deadline: monotonicNanoseconds() &+ options.connectTimeout,
+                                           what: "during the greeting") else {
             throw SluiceError(.connectionLost, path: address.description, "receiver closed the connection during the greeting")
         }
         let (version, maxFrame) = try Wire.parseReceiverHello(Array(hello), peer: address.description)

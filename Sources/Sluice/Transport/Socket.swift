@@ -232,14 +232,15 @@ final class Socket: @unchecked Sendable {
     }
 
     /// Reads exactly `count` bytes into `buffer`; false when the peer closed before the first byte. Closing
-    /// after the first byte throws `.connectionLost`.
-    func readExactly(_ buffer: UnsafeMutableRawBufferPointer, deadline: UInt64? = nil, token: ShutdownToken? = nil) async throws -> Bool {
+    /// after the first byte throws `.connectionLost`: "connection closed " and `what` was being read.
+    func readExactly(_ buffer: UnsafeMutableRawBufferPointer, deadline: UInt64? = nil, token: ShutdownToken? = nil,
+                     what: String = "in the middle of a frame") async throws -> Bool {
         var filled = 0
         while filled < buffer.count {
             let got = try await read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), deadline: deadline, token: token)
             if got == 0 {
                 if filled == 0 { return false }
-                throw SluiceError(.connectionLost, path: label, "connection closed in the middle of a frame")
+                throw SluiceError(.connectionLost, path: label, "connection closed \(what)")
             }
             filled += got
         }

@@ -14,9 +14,9 @@ struct SimulateCommand: ParsableCommand {
         discussion: """
             Appends synthetic lines (what `sluice gen --hosts 2000 --paths 500` writes for the seed) to OUT at \
             --rate lines per second, each line written whole with its newline. With --rotate-every SIZE, once OUT \
-            holds at least SIZE bytes it is rotated: renamed to OUT.1 (older copies shift to OUT.2 ... up to \
-            --keep) and a new OUT is created; with --copytruncate it is copied to OUT.1 and truncated in place \
-            instead. Stops after --duration seconds, after --lines lines, or on SIGINT/SIGTERM.
+            holds at least SIZE bytes it is rotated: renamed to OUT.1 (the older copies that exist shift to \
+            OUT.2 ... up to --keep) and a new OUT is created; with --copytruncate it is copied to OUT.1 and \
+            truncated in place instead. Stops after --duration seconds, after --lines lines, or on SIGINT/SIGTERM.
             """)
 
     @Argument(help: "The log file to write (appended to if it exists).")
@@ -173,9 +173,13 @@ private final class LogWriter {
         size += bytes.count
     }
 
-    /// Shifts OUT.1 ... OUT.(keep-1) up by one, then moves the current contents to OUT.1.
+    /// Shifts the copies OUT.1 ... OUT.n up by one, n being the last of the run that exists from OUT.1 (at most
+    /// keep-1; OUT.(n+1) is replaced), then moves the current contents to OUT.1. It costs O(existing copies),
+    /// not O(keep).
     func rotate() throws {
-        for index in stride(from: keep - 1, through: 1, by: -1) {
+        var existing = 0
+        while existing < keep - 1, LogWriter.exists("\(path).\(existing + 1)") { existing += 1 }
+        for index in stride(from: existing, through: 1, by: -1) {
             _ = LogWriter.rename("\(path).\(index)", "\(path).\(index + 1)")
         }
         if copytruncate {
@@ -199,6 +203,12 @@ private final class LogWriter {
     }
 
     func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+
+    /// True when `path` names something (a broken symbolic link counts).
+    private static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return PathBytes.withCString(path) { lstat($0, &info) } == 0
+    }
 
     /// rename(2) for paths that may carry bytes that are not UTF-8 (`PathBytes`).
     private static func rename(_ from: String, _ to: String) -> Int32 {

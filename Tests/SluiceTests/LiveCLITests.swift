@@ -105,6 +105,19 @@ final class LiveCLITests: XCTestCase {
         }
     }
 
+    /// Rotation shifts only the copies that exist: with --keep 1000000000 each rotation renamed a billion names,
+    /// so two lines took hours and SIGTERM went unnoticed.
+    func testRotationCostsTheCopiesThatExistNotKeep() throws {
+        let path = Fixture.directory() + "/k.log"
+        let server = LiveProcess(["simulate", path, "--keep", "1000000000", "--rotate-every", "1", "--lines", "2", "--rate", "1000"])
+        XCTAssertEqual(server.wait(timeout: 20), 0, server.stderr)
+        let lines = LiveFixture.lines(String(decoding: Fixture.log(size: 1000, seed: 1), as: UTF8.self))
+        XCTAssertEqual(LiveFixture.lines(String(decoding: Fixture.read(path + ".2"), as: UTF8.self)), [lines[0]])
+        XCTAssertEqual(LiveFixture.lines(String(decoding: Fixture.read(path + ".1"), as: UTF8.self)), [lines[1]])
+        XCTAssertEqual(Fixture.read(path), [])
+        XCTAssertNotEqual(access(path + ".3", F_OK), 0)
+    }
+
     func testSimulateRotatesByCopyAndTruncate() throws {
         let folder = Fixture.directory()
         let path = folder + "/ct.log"

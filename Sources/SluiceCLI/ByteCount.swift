@@ -27,6 +27,15 @@ enum ByteCount {
         return product
     }
 
+    /// `count` in the largest binary unit that divides it: `1 MiB`, `64 KiB`, else `N bytes`.
+    static func describe(_ count: Int) -> String {
+        for (unit, name) in [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        where count >= unit && count % unit == 0 {
+            return "\(count / unit) \(name)"
+        }
+        return count == 1 ? "1 byte" : "\(count) bytes"
+    }
+
     /// `parse`, also requiring the count to lie in `range`; the message says which range.
     static func parse(_ text: String, option: String, in range: ClosedRange<Int>, named: String) throws -> Int {
         let count = try parse(text, option: option)

@@ -103,7 +103,8 @@ enum LiveMessages {
         case .rotated(let path): text = "\(path): has been replaced; following the new file"
         case .truncated(let path): text = "\(path): file truncated; reading from its start"
         case .disappeared(let path): text = "\(path): has disappeared; still reading the open file"
-        case .overlongLine(let path, let bytes): text = "\(path): skipped a line of more than \(bytes) bytes"
+        case .overlongLine(let location, let limit):
+            text = "\(location): skipped a line longer than the limit of \(ByteCount.describe(limit))"
         case .unfinishedLine(let path, let bytes):
             text = "\(path): the rotated file ended in an unfinished line of \(bytes) bytes; it was not printed"
         case .unreadable(let error): text = error.description

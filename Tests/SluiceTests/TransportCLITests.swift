@@ -68,6 +68,23 @@ final class TransportCLITests: XCTestCase {
         XCTAssertTrue(TransportCLITests.line(2, shipped - 1).hasPrefix(lines[shipped - 1]), lines[shipped - 1])
     }
 
+    /// A line over the 1 MiB limit is named by its number and the limit (it was named by the file alone, with
+    /// however many bytes had been read), and the lines around it are still sent.
+    func testAnOverlongLineIsNamedByItsNumber() throws {
+        let folder = Fixture.directory()
+        let lines = [TransportCLITests.line(5, 0), TransportCLITests.line(5, 1) + String(repeating: "x", count: 1_100_000),
+                     TransportCLITests.line(5, 2)]
+        let path = Fixture.write(Array(lines.map { $0 + "\n" }.joined().utf8), to: folder + "/long.log")
+        let (receiver, port) = try startReceiver()
+        let sender = LiveProcess(["send", "127.0.0.1:\(port)", path])
+        XCTAssertEqual(sender.wait(), 0, sender.stderr)
+        XCTAssertEqual(sender.stderr, "\(path):2: skipped a line longer than the limit of 1 MiB\n")
+        XCTAssertTrue(receiver.waitForLines(2))
+        receiver.signal(SIGTERM)
+        XCTAssertEqual(receiver.wait(), 0)
+        XCTAssertEqual(receiver.stdoutLines, [lines[0], lines[2]])
+    }
+
     func testJSONOutputAndFilters() throws {
         let folder = Fixture.directory()
         let path = TransportCLITests.file(1, 0..<50, in: folder)

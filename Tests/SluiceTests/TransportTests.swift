@@ -454,7 +454,9 @@ extension TransportTests {
         var numbers = [Int?]()
         for try await line in stored { numbers.append(line.line) }
         XCTAssertEqual(numbers, [1, 2, 3, 4, 6, 7, 1, 2, 3, 4, 6, 7])
-        XCTAssertEqual(notices.withLock { $0 }, [.overlongLine(plain, long.utf8.count - 1), .overlongLine(packed, long.utf8.count - 1)])
+        // Named by its line number and the limit (it was the bytes read so far, however many that was).
+        XCTAssertEqual(notices.withLock { $0 }, [.overlongLine(.init(path: plain, line: 5), limit: 200),
+                                                 .overlongLine(.init(path: packed, line: 5), limit: 200)])
 
         let filter = try LineFilter(format: .common, conditions: ["request~^/(a|aa)+[bc]|^/ok", "status=200"])
         let tally = RejectTally()

@@ -16,8 +16,9 @@ public enum FollowNotice: Sendable, Equatable {
     case truncated(String)
     /// The path no longer exists. The file stays open and is still read until another file takes the path.
     case disappeared(String)
-    /// A line longer than `FollowOptions.maxLineLength` was skipped (path, bytes skipped at least).
-    case overlongLine(String, Int)
+    /// A line longer than the line-length limit was skipped: where it starts (`path, byte N` from `Follow`,
+    /// `path:line` from `StoredLines`) and the limit in bytes.
+    case overlongLine(RejectTally.Location, limit: Int)
     /// A rotated file was closed with a last line its writer never ended with `\n`; the line was not delivered
     /// (path, the line's bytes so far).
     case unfinishedLine(String, Int)
@@ -260,7 +261,8 @@ final class FileTail {
             if newline == end {
                 guard !file.discarding else { return }
                 if file.carry.count + (end - start) > options.maxLineLength {
-                    notice(.overlongLine(path, file.carry.count + (end - start)))
+                    notice(.overlongLine(.init(path: path, line: nil, offset: at + start - file.carry.count),
+                                         limit: options.maxLineLength))
                     file.carry.removeAll()
                     file.discarding = true
                 } else {
@@ -271,7 +273,8 @@ final class FileTail {
             if file.discarding {
                 file.discarding = false
             } else if file.carry.count + (newline - start) > options.maxLineLength {
-                notice(.overlongLine(path, file.carry.count + (newline - start)))
+                notice(.overlongLine(.init(path: path, line: nil, offset: at + start - file.carry.count),
+                                     limit: options.maxLineLength))
                 file.carry.removeAll()
             } else if file.carry.isEmpty {
                 emit(UnsafeRawBufferPointer(start: base + start, count: newline - start), at + start)

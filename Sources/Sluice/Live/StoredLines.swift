@@ -8,7 +8,7 @@ import Glibc
 ///
 /// Inputs are read in order, in blocks, by the engine's decoders. Each line carries its 1-based number in its
 /// input. A final line without `\n` is delivered too (the input has ended, so it is complete). Lines longer than
-/// `maxLineLength` are skipped and reported to `onNotice` as `.overlongLine`, as `Follow` reports them. An input
+/// `maxLineLength` are skipped and reported to `onNotice` as `.overlongLine` with their number. An input
 /// that cannot be opened or decoded throws its `SluiceError` after the lines read before the fault were
 /// delivered.
 public struct StoredLines: AsyncSequence, Sendable {
@@ -165,7 +165,7 @@ final class StoredLineReader: @unchecked Sendable {
             if discarding {
                 // Skipping an overlong line until its end.
             } else if carry.count + piece.count > maxLineLength {
-                onNotice?(.overlongLine(path, carry.count + piece.count))
+                onNotice?(.overlongLine(.init(path: path, line: lineNumber + 1), limit: maxLineLength))
                 carry.removeAll()
                 discarding = true
             } else {

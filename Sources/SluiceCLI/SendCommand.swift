@@ -12,11 +12,13 @@ struct SendCommand: ParsableCommand {
             Reads the files (gzip and bzip2 decoded, directories walked, '-' or nothing for standard input), keeps \
             the lines that pass --grep and --where and parse in --format, and sends them as records. The \
             receiver acknowledges what it has written; the command exits 0 once every record is acknowledged. \
-            When the connection is lost it prints how many records were acknowledged and exits 2, unless --retry: \
-            then it reconnects (backing off up to 2 s) and sends again everything not acknowledged, so every \
-            record arrives at least once and in order. With --follow the files are followed like `sluice follow` \
+            When the connection is lost (a receiver that acknowledges nothing for 60 s while records wait counts \
+            as lost) it prints how many records were acknowledged and exits 2, unless --retry: then it reconnects \
+            (backing off up to 2 s) and sends again everything not acknowledged, so every record arrives at least \
+            once and in order. SIGINT or SIGTERM stops it at once, whatever it waits for: it prints how many \
+            records were acknowledged and exits 2. With --follow the files are followed like `sluice follow` \
             (from their start; --from-end to skip what they hold) until SIGINT or SIGTERM, after which what was \
-            read is still delivered.
+            read is still delivered (a second signal exits at once, status 130).
             """)
 
     @Argument(help: "The receiver: HOST:PORT, or :PORT / PORT for 127.0.0.1.")

@@ -149,6 +149,29 @@ final class TransportCLITests: XCTestCase {
         XCTAssertTrue(report.contains("127.0.0.1:\(port)"), report)
     }
 
+    /// The first SIGTERM stops a send that waits for a receiver which greeted and then fell silent (it waited
+    /// until the receiver closed), whether the greeting was of this version or another.
+    func testASignalStopsASendWaitingForASilentReceiver() async throws {
+        let folder = Fixture.directory()
+        let path = TransportCLITests.file(6, 0..<3, in: folder)
+        let greetings = [Wire.receiverHello(maxFrame: Wire.defaultMaxFrame),
+                         Array(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame)[0..<6]) + [0, 2, 0, 0, 16, 0]]
+        for (greeting, sent) in zip(greetings, [3, 0]) {
+            let listener = try TCPListener(listeningOn: TransportTests.loopback)
+            let received = TransportTests.silentReceiver(listener, greeting: greeting)
+            let sender = LiveProcess(["send", listener.address.description, path])
+            // Waiting for acknowledgements once END is in; for the other version's explanation once greeted.
+            let waiting = await LiveFixture.eventually(timeout: 10) {
+                sent == 0 ? received.bytes.count >= Wire.senderHelloSize : TransportTests.endsWithEnd(received.bytes)
+            }
+            XCTAssertTrue(waiting)
+            sender.signal(SIGTERM)
+            XCTAssertEqual(sender.wait(timeout: 5), 2, "still running after SIGTERM: \(sender.stderr)")
+            XCTAssertEqual(sender.stderr, "\(listener.address): interrupted: 0 of \(sent) records acknowledged\n")
+            listener.close()
+        }
+    }
+
     func testRetryResendsWhatWasNotAcknowledgedToARestartedReceiver() throws {
         let folder = Fixture.directory()
         let path = TransportCLITests.file(4, 0..<4000, in: folder)

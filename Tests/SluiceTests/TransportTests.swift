@@ -295,6 +295,53 @@ final class TransportTests: XCTestCase {
         listener.close()
     }
 
+    /// A receiver that greets and then says nothing no longer holds a sender forever: acknowledgements that stop
+    /// coming end the connection after `ackTimeout`, a receiver of another version that never explains itself
+    /// after the greeting's time, half a greeting is named as such, and the shutdown interrupts a send waiting for
+    /// acknowledgements at once.
+    func testASilentReceiverEndsTheSend() async throws {
+        let records = TransportTests.records(1, 10)
+        let cases: [(greeting: [UInt8], token: Bool, expected: String)] = [
+            (Wire.receiverHello(maxFrame: Wire.defaultMaxFrame), false,
+             "no acknowledgement from the receiver for 300 ms: 0 of 10 records acknowledged"),
+            (Array(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame)[0..<6]) + [0, 2, 0, 0, 16, 0], false,
+             "receiver speaks protocol version 2 (this sender speaks 1): 0 of 0 records acknowledged"),
+            (Array("SLUI".utf8), false, "connection closed during the greeting: 0 of 0 records acknowledged"),
+            (Wire.receiverHello(maxFrame: Wire.defaultMaxFrame), true, "interrupted: 0 of 10 records acknowledged"),
+        ]
+        for (greeting, useToken, expected) in cases {
+            let listener = try TCPListener(listeningOn: TransportTests.loopback)
+            let received = TransportTests.silentReceiver(listener, greeting: greeting)
+            var options = SenderOptions()
+            options.connectTimeout = 300_000_000
+            let token = ShutdownToken()
+            if useToken { options.shutdown = token } else { options.ackTimeout = 300_000_000 }
+            let sender = RecordSender(to: listener.address, schema: RecordSchema(names: [], numeric: []), options: options)
+            let outcome = Mutex<Error?>(nil)
+            let send = Task {
+                do {
+                    _ = try await sender.send(batches: AsyncQueueSource2(batches: [records]))
+                    outcome.withLock { $0 = SluiceError(.io, path: "test", "the send succeeded") }
+                } catch {
+                    outcome.withLock { $0 = error }
+                }
+            }
+            if useToken {
+                // Once the END frame is in, the sender waits for acknowledgements only.
+                let waiting = await LiveFixture.eventually(timeout: 10) { TransportTests.endsWithEnd(received.bytes) }
+                XCTAssertTrue(waiting)
+                token.trigger()
+            }
+            let ended = await LiveFixture.eventually(timeout: 10) { outcome.withLock { $0 != nil } }
+            send.cancel()
+            XCTAssertTrue(ended, "the send must end: \(expected)")
+            let error = outcome.withLock { $0 } as? SluiceError
+            XCTAssertEqual(error?.message, expected)
+            XCTAssertEqual(error?.path, listener.address.description)
+            listener.close()
+        }
+    }
+
     func testShutdownTokenAndCloseEndTheReceiverAndReleaseDescriptors() async throws {
         await LiveFixture.warmUp()
         let before = LiveFixture.openDescriptorCount()
@@ -410,6 +457,37 @@ extension TransportTests {
             }
             return received
         }
+    }
+}
+
+extension TransportTests {
+    /// A receiver that sends `greeting` to each connection and then never acknowledges, reading (into the
+    /// returned buffer) what the sender sends until it closes.
+    static func silentReceiver(_ listener: TCPListener, greeting: [UInt8]) -> ByteLog {
+        let received = ByteLog()
+        Task {
+            for try await connection in listener {
+                Task {
+                    try? await connection.write(greeting)
+                    if greeting.count < Wire.receiverHelloSize { connection.shutdownWriting() }
+                    while let more = try? await connection.read() { received.add(more) }
+                    connection.close()
+                }
+            }
+        }
+        return received
+    }
+
+    /// Bytes collected from any task.
+    final class ByteLog: Sendable {
+        private let storage = Mutex<[UInt8]>([])
+        func add(_ bytes: [UInt8]) { storage.withLock { $0 += bytes } }
+        var bytes: [UInt8] { storage.withLock { $0 } }
+    }
+
+    /// True when `bytes` end with a sender's END frame (after its greeting).
+    static func endsWithEnd(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= Wire.senderHelloSize + 13 && Array(bytes.suffix(13).prefix(5)) == [0, 0, 0, 9, Wire.FrameType.end.rawValue]
     }
 }
 

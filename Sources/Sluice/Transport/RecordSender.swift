@@ -28,7 +28,11 @@ public struct SenderOptions: Sendable {
     /// Frames sent and not yet acknowledged before the sender waits for acknowledgements (flow control; default
     /// 32). Also bounds what a retry sends again.
     public var window = 32
-    /// Interrupts connecting and waiting to reconnect; the send then ends with `.connectionLost`.
+    /// While records are sent and not acknowledged, the receiver must acknowledge more of them within this time
+    /// (default 60 s), or the connection counts as lost (`.connectionLost`; with `retry` it is made again).
+    public var ackTimeout: UInt64 = 60_000_000_000
+    /// Stops the send when triggered, whatever it is waiting for (connecting, the receiver, acknowledgements, a
+    /// reconnection): it throws `.connectionLost` ("interrupted") saying how many records were acknowledged.
     public var shutdown: ShutdownToken?
     /// Called with what happens to connections (for the CLI's messages).
     public var onEvent: (@Sendable (SenderEvent) -> Void)?
@@ -64,8 +68,9 @@ public struct SendReport: Sendable, Equatable {
 /// receiver acknowledges its records; at most `window` frames are in flight. The send returns once the receiver
 /// has acknowledged every record, after the END frame.
 ///
-/// When the connection is lost, the send throws `.connectionLost` with a message saying how many records were
-/// acknowledged (also in `acknowledged`), unless `retry` is set: then it reconnects with exponential backoff and
+/// When the connection is lost — also when records wait `ackTimeout` without the receiver acknowledging more — the
+/// send throws `.connectionLost` with a message saying how many records were acknowledged (also in
+/// `acknowledged`), unless `retry` is set: then it reconnects with exponential backoff and
 /// resends every unacknowledged frame first, so records arrive at least once and in order. When the source
 /// throws, what it produced before is still sent and acknowledged, then its error is rethrown.
 public final class RecordSender: Sendable {
@@ -129,6 +134,12 @@ public final class RecordSender: Sendable {
     private func transmit(_ input: AsyncQueue<[LogRecord]>, _ state: SenderState) async throws -> SendReport {
         var attempt = 0
         var delay = options.retryDelay
+        // What ends the send, with the count the receiver acknowledged.
+        func ending(_ error: SluiceError) -> SluiceError {
+            SluiceError(error.code, path: error.path, "\(error.message): \(acknowledged) of \(state.sent) records acknowledged",
+                        line: error.line, offset: error.offset)
+        }
+        func lost(_ message: String) -> SluiceError { ending(SluiceError(.connectionLost, path: address.description, message)) }
         while true {
             let acknowledgedBefore = acknowledged
             do {
@@ -136,9 +147,11 @@ public final class RecordSender: Sendable {
                 state.connections += 1
                 try await session(socket, input, state)
                 socket.close()
-                if let failure = state.inputFailure { throw failure }
-                return SendReport(records: state.sent, acknowledged: acknowledged, connections: state.connections)
-            } catch let error as SluiceError where error.code == .connectionLost || error.code == .io {
+            } catch {
+                // Whatever was interrupted by the shutdown (it may have failed in its own way first).
+                if options.shutdown?.isTriggered == true { throw lost("interrupted") }
+                guard let error = error as? SluiceError else { throw error }
+                guard error.code == .connectionLost || error.code == .io else { throw ending(error) }
                 let done = acknowledged
                 options.onEvent?(.connectionLost(error, acknowledged: done, sent: state.sent))
                 // Attempts count in a row: a connection that got records acknowledged starts the count again.
@@ -147,55 +160,77 @@ public final class RecordSender: Sendable {
                     delay = options.retryDelay
                 }
                 attempt += 1
-                let stopping = options.shutdown?.isTriggered == true || Task.isCancelled
-                if !options.retry || stopping || attempt > (options.maxRetries ?? Int.max) {
-                    throw SluiceError(.connectionLost, path: address.description,
-                                      "\(error.message): \(done) of \(state.sent) records acknowledged")
+                if !options.retry || Task.isCancelled || attempt > (options.maxRetries ?? Int.max) {
+                    throw lost(error.message)
                 }
                 options.onEvent?(.reconnecting(attempt: attempt, delay: delay))
                 if !(await Reactor.shared.sleep(until: monotonicNanoseconds() &+ delay, token: options.shutdown)) {
-                    throw SluiceError(.connectionLost, path: address.description,
-                                      "\(error.message): \(acknowledged) of \(state.sent) records acknowledged")
+                    throw lost(options.shutdown?.isTriggered == true ? "interrupted" : error.message)
                 }
                 delay = Swift.min(delay * 2, options.maxRetryDelay)
-            } catch let error as SluiceError {
-                throw SluiceError(error.code, path: error.path,
-                                  "\(error.message): \(acknowledged) of \(state.sent) records acknowledged",
-                                  line: error.line, offset: error.offset)
+                continue
             }
+            if let failure = state.inputFailure { throw (failure as? SluiceError).map(ending) ?? failure }
+            return SendReport(records: state.sent, acknowledged: acknowledged, connections: state.connections)
         }
     }
 
     /// One connection: greeting, schema, unacknowledged frames again, then new frames, END and the final ACK.
-    /// A second task reads the receiver's ACK and ERROR frames from a duplicate of the socket.
+    /// A second task reads the receiver's ACK and ERROR frames from a duplicate of the socket, and a third
+    /// (`watch`) ends the session on the shutdown or when acknowledgements stop coming.
     private func session(_ socket: Socket, _ input: AsyncQueue<[LogRecord]>, _ state: SenderState) async throws {
-        try await socket.write(Wire.senderHello())
+        let peer = address.description
+        try await socket.write(Wire.senderHello(), token: options.shutdown)
         let hello = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.receiverHelloSize, alignment: 8)
         defer { hello.deallocate() }
-        guard try await socket.readExactly(hello, deadline: monotonicNanoseconds() &+ options.connectTimeout,
+        let greetingDeadline = monotonicNanoseconds() &+ options.connectTimeout
+        guard try await socket.readExactly(hello, deadline: greetingDeadline, token: options.shutdown,
                                            what: "during the greeting") else {
-            throw SluiceError(.connectionLost, path: address.description, "receiver closed the connection during the greeting")
+            throw SluiceError(.connectionLost, path: peer, "receiver closed the connection during the greeting")
         }
-        let (version, maxFrame) = try Wire.parseReceiverHello(Array(hello), peer: address.description)
+        let (version, maxFrame) = try Wire.parseReceiverHello(Array(hello), peer: peer)
+        if version != Wire.version {
+            // The receiver explains itself in an ERROR frame, if it does within the greeting's time.
+            let frame = try? await socket.readFrame(maxFrame: 1 << 16, deadline: greetingDeadline, token: options.shutdown)
+            if let frame, frame.type == Wire.FrameType.error.rawValue {
+                throw SluiceError(.protocolViolation, path: peer, "receiver refused: \(String(decoding: frame.payload, as: UTF8.self))")
+            }
+            throw SluiceError(.protocolViolation, path: peer, "receiver speaks protocol version \(version) (this sender speaks \(Wire.version))")
+        }
         let acks = AckBox()
         let reader = try socket.duplicate()
         defer { reader.close() }
-        if version != Wire.version {
-            // The receiver explains itself in an ERROR frame; read it for the message.
-            try await readAcks(reader, acks)
-        }
-        options.onEvent?(.connected(address.description))
+        options.onEvent?(.connected(peer))
         state.beginConnection()
         defer {
             // Count what the receiver acknowledged up to the end, also when the connection failed.
             state.acknowledge(through: acks.value)
             counters.withLock { $0.acknowledged = state.acknowledged }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.readAcks(reader, acks) }
-            group.addTask { try await self.write(socket, input, state, acks, maxFrame: maxFrame) }
-            // The first failure ends the session at once; leaving the group cancels the other task.
-            while try await group.next() != nil {}
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await self.readAcks(reader, acks); return false }
+            group.addTask { try await self.watch(acks); return false }
+            group.addTask { try await self.write(socket, input, state, acks, maxFrame: maxFrame); return true }
+            // The writer's return ends the session, and so does the first failure, at once.
+            while try await group.next() == false {}
+            group.cancelAll()
+        }
+    }
+
+    /// Returns only when cancelled; throws `CancellationError` on the shutdown, and `.connectionLost` when
+    /// records have waited `ackTimeout` without the receiver acknowledging any more.
+    private func watch(_ acks: AckBox) async throws {
+        while true {
+            let waitingSince = acks.waitingSince
+            let deadline = (waitingSince ?? monotonicNanoseconds()) &+ options.ackTimeout
+            if waitingSince != nil && monotonicNanoseconds() >= deadline {
+                throw SluiceError(.connectionLost, path: address.description,
+                                  "no acknowledgement from the receiver for \(options.ackTimeout / 1_000_000) ms")
+            }
+            if !(await Reactor.shared.sleep(until: deadline, token: options.shutdown)) {
+                if options.shutdown?.isTriggered == true { throw CancellationError() }
+                return
+            }
         }
     }
 
@@ -204,8 +239,9 @@ public final class RecordSender: Sendable {
                        maxFrame: Int) async throws {
         try await socket.write(Wire.schemaFrame(schema))
         for frame in state.unacknowledgedFrames() {
-            try await socket.write(frame.bytes)
             state.connectionRecords += frame.count
+            acks.wrote(UInt64(state.connectionRecords))
+            try await socket.write(frame.bytes)
         }
         var lingered = false
         // Frames stay within the receiver's announced limit as well as the configured size (the builder's bytes
@@ -219,8 +255,9 @@ public final class RecordSender: Sendable {
                 throw SluiceError(.invalidArgument, path: address.description,
                                   "a frame of \(frame.bytes.count - 4) bytes exceeds the receiver's limit of \(maxFrame)")
             }
-            try await socket.write(frame.bytes)
             state.connectionRecords += frame.count
+            acks.wrote(UInt64(state.connectionRecords))
+            try await socket.write(frame.bytes)
         }
         while true {
             state.acknowledge(through: acks.value)
@@ -307,17 +344,42 @@ public final class RecordSender: Sendable {
     }
 }
 
-/// The latest cumulative ACK of a connection, and a signal that wakes the writer when it changes.
+/// The latest cumulative ACK of a connection, a signal that wakes the writer when it changes, and since when
+/// records written have been waiting for it.
 final class AckBox: Sendable {
-    private let state = Mutex((value: UInt64(0), expected: UInt64?.none))
+    private struct State {
+        var value: UInt64 = 0
+        var expected: UInt64?
+        /// Records written on the connection (or being written).
+        var written: UInt64 = 0
+        /// When the ACK last grew, or records were written while all before them were acknowledged.
+        var since: UInt64 = 0
+    }
+    private let state = Mutex(State())
     let signal = AsyncQueue<Void>(capacity: 1, whenFull: .dropOldest)
 
     var value: UInt64 { state.withLock { $0.value } }
     var expected: UInt64? { state.withLock { $0.expected } }
 
+    /// Since when unacknowledged records have waited without the ACK growing; nil when none are waiting.
+    var waitingSince: UInt64? { state.withLock { $0.value < $0.written ? $0.since : nil } }
+
     func update(_ value: UInt64) {
-        state.withLock { $0.value = Swift.max($0.value, value) }
+        state.withLock {
+            if value > $0.value {
+                $0.value = value
+                $0.since = monotonicNanoseconds()
+            }
+        }
         signal.offer(())
+    }
+
+    /// Notes that the connection's records up to `total` are written (about to be).
+    func wrote(_ total: UInt64) {
+        state.withLock {
+            if $0.value >= $0.written { $0.since = monotonicNanoseconds() }
+            $0.written = total
+        }
     }
 
     func expect(_ total: UInt64) {

@@ -251,11 +251,13 @@ extension Array where Element == UInt8 {
 extension Socket {
     /// Reads one frame: its type byte and payload. Nil when the peer closed cleanly between frames. Throws
     /// `.protocolViolation` for a length of 0 or above `maxFrame`, before reading the payload, and
-    /// `.connectionLost` when the body does not arrive within `bodyTimeout` nanoseconds of the length.
-    func readFrame(maxFrame: Int, bodyTimeout: UInt64 = UInt64.max / 2, token: ShutdownToken? = nil) async throws -> (type: UInt8, payload: ArraySlice<UInt8>)? {
+    /// `.connectionLost` when the length does not arrive by `deadline` (monotonic ns) or the body within
+    /// `bodyTimeout` nanoseconds of it.
+    func readFrame(maxFrame: Int, deadline: UInt64? = nil, bodyTimeout: UInt64 = UInt64.max / 2,
+                   token: ShutdownToken? = nil) async throws -> (type: UInt8, payload: ArraySlice<UInt8>)? {
         let header = UnsafeMutableRawBufferPointer.allocate(byteCount: 4, alignment: 4)
         defer { header.deallocate() }
-        guard try await readExactly(header, token: token) else { return nil }
+        guard try await readExactly(header, deadline: deadline, token: token) else { return nil }
         let length = Int(header.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         guard length >= 1 else {
             throw SluiceError(.protocolViolation, path: label, "malformed frame: empty frame")

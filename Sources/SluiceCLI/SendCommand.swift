@@ -11,7 +11,9 @@ struct SendCommand: ParsableCommand {
         discussion: """
             Reads the files (gzip and bzip2 decoded, directories walked, '-' or nothing for standard input), keeps \
             the lines that pass --grep and --where and parse in --format, and sends them as records. The \
-            receiver acknowledges what it has written; the command exits 0 once every record is acknowledged. \
+            receiver acknowledges what it has written; the command exits 0 once every record is acknowledged. A \
+            record larger than the receiver's frame limit is not sent, and one of more than 1024 fields is sent \
+            with its first 1024: both are reported with their line, and make the exit status 2. \
             When the connection is lost (a receiver that acknowledges nothing for 60 s while records wait counts \
             as lost) it prints how many records were acknowledged and exits 2, unless --retry: then it reconnects \
             (backing off up to 2 s) and sends again everything not acknowledged, so every record arrives at least \
@@ -78,6 +80,7 @@ struct SendCommand: ParsableCommand {
         options.maxRetries = retryLimit
         options.shutdown = follow ? nil : token
         let verbose = self.verbose, retry = self.retry
+        let left = LeftOutTally()
         options.onEvent = { event in
             switch event {
             case .connected(let peer): if verbose { LiveMessages.line("\(peer): connected") }
@@ -86,6 +89,8 @@ struct SendCommand: ParsableCommand {
                 if retry { LiveMessages.line("\(error.description) (\(acknowledged) of \(sent) records acknowledged)") }
             case .reconnecting(let attempt, let delay):
                 LiveMessages.line("\(address): reconnecting in \(delay / 1_000_000) ms (attempt \(attempt))")
+            case .recordNotSent, .fieldsNotSent:
+                left.note(event)
             }
         }
         let sender = RecordSender(to: address, schema: filter.schema, options: options)
@@ -110,13 +115,13 @@ struct SendCommand: ParsableCommand {
             status = LiveRuntime.block { await SendCommand.ship(sender, source, verbose) }
             if status == 0 && (!errors.isEmpty || inputFailed.load(ordering: .relaxed)) { status = 2 }
         }
-        let reported = LiveMessages.report(tally.counts)
+        let reported = Swift.max(LiveMessages.report(tally.counts), left.report())
         if status != 0 || reported != 0 { throw ExitCode(status != 0 ? status : reported) }
     }
 
     /// Sends everything and turns the outcome into an exit status, printing failures as `path: message`.
     static func ship<Source: AsyncSequence & Sendable>(_ sender: RecordSender, _ source: Source, _ verbose: Bool) async -> Int32
-    where Source.Element == [LogRecord] {
+    where Source.Element == [FollowedRecord] {
         do {
             let report = try await sender.send(batches: source)
             if verbose {
@@ -130,6 +135,48 @@ struct SendCommand: ParsableCommand {
             LiveMessages.line("\(sender.address): \(error)")
             return 2
         }
+    }
+}
+
+/// The records a send left out (too large for the receiver's frame limit) or cut (more than 1024 fields), counted
+/// for the report at exit as malformed lines are: how many, and the first.
+final class LeftOutTally: Sendable {
+    private struct Counts {
+        var notSent = 0
+        var firstNotSent = ""
+        var cut = 0
+        var firstCut = ""
+    }
+    private let counts = Mutex(Counts())
+
+    /// Counts a `.recordNotSent` or `.fieldsNotSent` event.
+    func note(_ event: SenderEvent) {
+        counts.withLock { counts in
+            switch event {
+            case .recordNotSent(_, let location, let bytes, let limit):
+                counts.notSent += 1
+                if counts.notSent == 1 {
+                    counts.firstNotSent = "\(location?.description ?? "a record"): record of \(bytes) bytes exceeds the receiver's frame limit of \(limit) bytes; not sent"
+                }
+            case .fieldsNotSent(_, let location, _):
+                counts.cut += 1
+                if counts.cut == 1 { counts.firstCut = location?.description ?? "?" }
+            default: break
+            }
+        }
+    }
+
+    /// Prints the first record left out (with the total when there were more) and the records cut; returns 2
+    /// when there was any, else 0.
+    func report() -> Int32 {
+        let counts = self.counts.withLock { $0 }
+        if counts.notSent > 0 {
+            LiveMessages.line(counts.firstNotSent + (counts.notSent > 1 ? " (\(counts.notSent) records in all)" : ""))
+        }
+        if counts.cut > 0 {
+            LiveMessages.line("\(counts.cut) \(counts.cut == 1 ? "record" : "records") had more than 1024 fields; fields past $1024 were not sent (first at \(counts.firstCut))")
+        }
+        return counts.notSent + counts.cut > 0 ? 2 : 0
     }
 }
 

@@ -85,6 +85,34 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(receiver.stdoutLines, [lines[0], lines[2]])
     }
 
+    /// A record too large for the receiver's frame limit is left out and named with its line (it ended the whole
+    /// send, naming no line); a record of more than 1024 fields is sent with the first 1024 and counted (the rest
+    /// were dropped silently). The other records are all sent, and the exit status is 2.
+    func testRecordsTheReceiverCannotTakeWholeAreNamedAndTheOthersSent() throws {
+        let folder = Fixture.directory()
+        let wide = (1...1500).map { "f\($0)" }.joined(separator: " ")
+        let huge = String(repeating: "y", count: 70_000)
+        let lines = ["a b c", wide, huge, "d e", huge + " z", "g"]
+        let path = Fixture.write(Array(lines.map { $0 + "\n" }.joined().utf8), to: folder + "/wide.log")
+        let (receiver, port) = try startReceiver(["--max-frame", "64K", "--json"])
+        let sender = LiveProcess(["send", "127.0.0.1:\(port)", "--format", "fields", path])
+        XCTAssertEqual(sender.wait(), 2, sender.stderr)
+        XCTAssertEqual(sender.stderr, """
+            \(path):3: record of 70019 bytes exceeds the receiver's frame limit of 65536 bytes; not sent (2 records in all)
+            1 record had more than 1024 fields; fields past $1024 were not sent (first at \(path):2)
+
+            """)
+        XCTAssertTrue(receiver.waitForLines(4))
+        receiver.signal(SIGTERM)
+        XCTAssertEqual(receiver.wait(), 0)
+        let json = receiver.stdoutLines
+        XCTAssertEqual(json.count, 4)
+        XCTAssertEqual(json.first, #"{"$1":"a","$2":"b","$3":"c"}"#)
+        XCTAssertEqual(json.last, #"{"$1":"g"}"#)
+        XCTAssertTrue(json.count == 4 && json[1].hasSuffix(#""$1024":"f1024"}"#), "the first 1024 fields of line 2")
+        XCTAssertEqual(json.count == 4 ? json[2] : "", #"{"$1":"d","$2":"e"}"#)
+    }
+
     func testJSONOutputAndFilters() throws {
         let folder = Fixture.directory()
         let path = TransportCLITests.file(1, 0..<50, in: folder)

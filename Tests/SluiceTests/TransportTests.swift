@@ -261,6 +261,26 @@ final class TransportTests: XCTestCase {
         listener.close()
     }
 
+    /// The records a dead receiver did not acknowledge are framed anew for the next one's limit: they were resent
+    /// in the frames made for the first, which a receiver with a smaller limit refuses, so nothing more arrived.
+    func testRetryFramesWhatWasNotAcknowledgedForTheNewReceiversLimit() async throws {
+        let listener = try TCPListener(listeningOn: TransportTests.loopback)
+        let fake = TransportTests.fakeReceiver(listener, connections: 2, graceful: true,
+                                               limits: [Wire.defaultMaxFrame, 4096]) { connection, _ in
+            (ack: connection == 2, end: connection == 1)
+        }
+        var options = SenderOptions(retry: true)
+        options.retryDelay = 10_000_000
+        let records = TransportTests.records(4, 3000)
+        let report = try await TransportTests.send(records, in: 500, to: listener.address, options: options)
+        let parts = try await fake.value
+        XCTAssertEqual(report.acknowledged, 3000)
+        XCTAssertEqual(report.records, 3000)
+        XCTAssertEqual(parts.count, 2)
+        XCTAssertGreaterThan(parts.first?.count ?? 0, 100, "the first frame was larger than the second receiver's limit")
+        XCTAssertTrue(parts.count == 2 && parts[1] == records, "the second connection carries every record again")
+    }
+
     /// A connection that dies while the writer is sending frames (here: closed after the first frame, nothing
     /// acknowledged) loses no record: the record being added when the frame could not be sent is sent again on the
     /// next connection (it was dropped, one per reconnect). Attempts count in a row, so a limit of 1 still allows
@@ -421,17 +441,22 @@ extension TransportTests {
     /// RECORDS frame `decide(connection number, records received on it)` says whether to acknowledge them and
     /// whether to end the connection there (after a moment for the acknowledgement to arrive); END is always
     /// acknowledged. A graceful end shuts writing and drains before closing. Returns each connection's records.
-    static func fakeReceiver(_ listener: TCPListener, connections total: Int, graceful: Bool,
+    static func fakeReceiver(_ listener: TCPListener, connections total: Int, graceful: Bool, limits: [Int] = [],
                              decide: @escaping @Sendable (Int, Int) -> (ack: Bool, end: Bool)) -> Task<[[LogRecord]], Error> {
         Task {
             var received = [[LogRecord]]()
             for try await connection in listener {
                 var stream = FrameStream(connection)
                 _ = try await stream.bytes(Wire.senderHelloSize)
-                try await connection.write(Wire.receiverHello(maxFrame: Wire.defaultMaxFrame))
+                let limit = received.count < limits.count ? limits[received.count] : Wire.defaultMaxFrame
+                try await connection.write(Wire.receiverHello(maxFrame: limit))
                 var mine = [LogRecord]()
                 frames: while true {
                     let frame = try await stream.frame()
+                    if frame.payload.count + 1 > limit {
+                        try await connection.write(Wire.errorFrame("frame of \(frame.payload.count + 1) bytes exceeds the limit of \(limit) bytes"))
+                        break frames
+                    }
                     switch Wire.FrameType(rawValue: frame.type) {
                     case .records:
                         mine += try Wire.decodeRecords(frame.payload[...], peer: "fake")

@@ -187,6 +187,21 @@ public struct FollowedRecord: Sendable, Equatable {
     public let path: String
     /// The parsed line.
     public let record: LogRecord
+    /// The line's 1-based number in its input, when the source numbers lines (`StoredLines` does).
+    public let line: Int?
+    /// The byte offset of the line's first byte in its file, when the source gives it (`Follow` does).
+    public let offset: Int?
+
+    /// The record of `line`, which keeps its path, number and offset.
+    public init(_ record: LogRecord, of line: FollowedLine) {
+        path = line.path
+        self.record = record
+        self.line = line.line
+        offset = line.offset
+    }
+
+    /// Where the line was: `path:line` or `path, byte N`.
+    public var location: RejectTally.Location { RejectTally.Location(path: path, line: line, offset: offset) }
 }
 
 /// The lines of `Base` that pass a `LineFilter`, parsed into records. Lines that do not parse, or that a pattern
@@ -204,7 +219,7 @@ public struct LineRecords<Base: AsyncSequence & Sendable>: AsyncSequence, Sendab
         /// The next line of `Base` that passes the filter, as a record; nil when `Base` ends. Rethrows its errors.
         public mutating func next() async throws -> FollowedRecord? {
             while let line = try await lines.next() {
-                if let record = evaluator.record(line.bytes) { return FollowedRecord(path: line.path, record: record) }
+                if let record = evaluator.record(line.bytes) { return FollowedRecord(record, of: line) }
                 if let rejection = evaluator.lastRejection { tally?.note(rejection, line) }
             }
             return nil
@@ -225,7 +240,7 @@ extension AsyncSequence where Self: Sendable, Element == FollowedLine {
 }
 
 /// The groups of lines of `Base` (such as `Follow.batches` or `StoredLines.batches`) turned into groups of the
-/// records that pass a `LineFilter`; groups left empty are skipped. Lines that do not parse, or that a pattern
+/// records that pass a `LineFilter`, each with its place in the input; groups left empty are skipped. Lines that do not parse, or that a pattern
 /// gave up on, are counted in `tally` when there is one. Each iterator makes its own `LineEvaluator`.
 public struct RecordBatches<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == [FollowedLine] {
     let base: Base
@@ -239,12 +254,12 @@ public struct RecordBatches<Base: AsyncSequence & Sendable>: AsyncSequence, Send
         let tally: RejectTally?
         /// The records of the next group of `Base` with any line that passes, in line order (never empty); nil
         /// when `Base` ends. Rethrows its errors.
-        public mutating func next() async throws -> [LogRecord]? {
+        public mutating func next() async throws -> [FollowedRecord]? {
             while let batch = try await batches.next() {
-                var records = [LogRecord]()
+                var records = [FollowedRecord]()
                 for line in batch {
                     if let record = evaluator.record(line.bytes) {
-                        records.append(record)
+                        records.append(FollowedRecord(record, of: line))
                     } else if let rejection = evaluator.lastRejection {
                         tally?.note(rejection, line)
                     }

@@ -20,13 +20,13 @@ public struct SenderOptions: Sendable {
     /// A RECORDS frame is sent once it holds this many records (default 512)...
     public var frameRecords = 512
     /// ...or this many bytes (default 256 KiB, and never more than the receiver's announced limit; a larger
-    /// record gets a frame of its own, which fails the send when the receiver's limit cannot hold it), or once
-    /// the source has had nothing ready for `linger`.
+    /// record gets a frame of its own, and one the receiver's limit cannot hold is left out, told as
+    /// `.recordNotSent`), or once the source has had nothing ready for `linger`.
     public var frameBytes = 256 << 10
     /// How long a partly filled frame waits for more records when none is ready, once (default 2 ms).
     public var linger: UInt64 = 2_000_000
     /// Frames sent and not yet acknowledged before the sender waits for acknowledgements (flow control; default
-    /// 32). Also bounds what a retry sends again.
+    /// 32). Also bounds what a retry sends again (framed anew, within the new receiver's limit).
     public var window = 32
     /// While records are sent and not acknowledged, the receiver must acknowledge more of them within this time
     /// (default 60 s), or the connection counts as lost (`.connectionLost`; with `retry` it is made again).
@@ -49,6 +49,11 @@ public enum SenderEvent: Sendable {
     case connectionLost(SluiceError, acknowledged: Int, sent: Int)
     /// About to reconnect (attempt 1, 2, ...) after waiting `delay` nanoseconds.
     case reconnecting(attempt: Int, delay: UInt64)
+    /// A record was left out: even alone it needs a frame of `bytes` bytes, more than the receiver's `limit`.
+    /// `location` is where it came from, when the source says (`send(batches:)` of `FollowedRecord`s).
+    case recordNotSent(LogRecord, location: RejectTally.Location?, bytes: Int, limit: Int)
+    /// A record had `fields` fields, more than the 1024 the wire carries: it was sent with its first 1024.
+    case fieldsNotSent(LogRecord, location: RejectTally.Location?, fields: Int)
 }
 
 /// How a completed send went.
@@ -59,6 +64,10 @@ public struct SendReport: Sendable, Equatable {
     public var acknowledged: Int
     /// Connections made (more than 1 after reconnecting).
     public var connections: Int
+    /// Records left out because they did not fit the receiver's frame limit (each told as `.recordNotSent`).
+    public var notSent = 0
+    /// Records sent with their first 1024 fields only (each told as `.fieldsNotSent`).
+    public var cut = 0
 }
 
 /// Ships records to a `RecordReceiver` over TCP (the tutorial's `sendto`/`netsend`; see `Wire` for the format).
@@ -70,9 +79,14 @@ public struct SendReport: Sendable, Equatable {
 ///
 /// When the connection is lost — also when records wait `ackTimeout` without the receiver acknowledging more — the
 /// send throws `.connectionLost` with a message saying how many records were acknowledged (also in
-/// `acknowledged`), unless `retry` is set: then it reconnects with exponential backoff and
-/// resends every unacknowledged frame first, so records arrive at least once and in order. When the source
-/// throws, what it produced before is still sent and acknowledged, then its error is rethrown.
+/// `acknowledged`), unless `retry` is set: then it reconnects with exponential backoff and resends every
+/// unacknowledged record first, framed anew within the new receiver's limit, so records arrive at least once and
+/// in order. When the source throws, what it produced before is still sent and acknowledged, then its error is
+/// rethrown.
+///
+/// A record no frame of the receiver can hold is left out, and one with more than 1024 fields is sent with its
+/// first 1024; both are told to `onEvent` and counted in the report. A line holding `\n` is refused by receivers
+/// (it would print as two), which ends the send.
 public final class RecordSender: Sendable {
     /// Where the records go.
     public let address: SocketAddress
@@ -99,22 +113,32 @@ public final class RecordSender: Sendable {
     public func send<Records: AsyncSequence & Sendable>(_ records: Records) async throws -> SendReport
     where Records.Element == LogRecord {
         try await run { input in
-            for try await record in records { try await input.send([record]) }
+            for try await record in records { try await input.send([Outgoing(record: record)]) }
         }
     }
 
-    /// Sends every record of every group of `batches` (for example `Follow.batches` or `StoredLines.batches`
-    /// through `records(_:)`); see the type's description.
+    /// Sends every record of every group of `batches`; see the type's description.
     public func send<Batches: AsyncSequence & Sendable>(batches: Batches) async throws -> SendReport
     where Batches.Element == [LogRecord] {
         try await run { input in
-            for try await batch in batches where !batch.isEmpty { try await input.send(batch) }
+            for try await batch in batches where !batch.isEmpty { try await input.send(batch.map { Outgoing(record: $0) }) }
+        }
+    }
+
+    /// Sends every record of every group of `batches` (`Follow.batches` or `StoredLines.batches` through
+    /// `records(_:)`); events about a record name its place in the input. See the type's description.
+    public func send<Batches: AsyncSequence & Sendable>(batches: Batches) async throws -> SendReport
+    where Batches.Element == [FollowedRecord] {
+        try await run { input in
+            for try await batch in batches where !batch.isEmpty {
+                try await input.send(batch.map { Outgoing(record: $0.record, location: $0.location) })
+            }
         }
     }
 
     /// Runs `produce` (filling the input queue) beside the transmission, and ends the queue when it returns.
-    private func run(_ produce: @escaping @Sendable (AsyncQueue<[LogRecord]>) async throws -> Void) async throws -> SendReport {
-        let input = AsyncQueue<[LogRecord]>(capacity: 16)
+    private func run(_ produce: @escaping @Sendable (AsyncQueue<[Outgoing]>) async throws -> Void) async throws -> SendReport {
+        let input = AsyncQueue<[Outgoing]>(capacity: 16)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
@@ -131,7 +155,7 @@ public final class RecordSender: Sendable {
     }
 
     /// Connects, runs sessions until one completes, and reconnects between them when allowed.
-    private func transmit(_ input: AsyncQueue<[LogRecord]>, _ state: SenderState) async throws -> SendReport {
+    private func transmit(_ input: AsyncQueue<[Outgoing]>, _ state: SenderState) async throws -> SendReport {
         var attempt = 0
         var delay = options.retryDelay
         // What ends the send, with the count the receiver acknowledged.
@@ -171,14 +195,15 @@ public final class RecordSender: Sendable {
                 continue
             }
             if let failure = state.inputFailure { throw (failure as? SluiceError).map(ending) ?? failure }
-            return SendReport(records: state.sent, acknowledged: acknowledged, connections: state.connections)
+            return SendReport(records: state.sent, acknowledged: acknowledged, connections: state.connections,
+                              notSent: state.notSent, cut: state.cut)
         }
     }
 
-    /// One connection: greeting, schema, unacknowledged frames again, then new frames, END and the final ACK.
+    /// One connection: greeting, schema, the unacknowledged records again, then new ones, END and the final ACK.
     /// A second task reads the receiver's ACK and ERROR frames from a duplicate of the socket, and a third
     /// (`watch`) ends the session on the shutdown or when acknowledgements stop coming.
-    private func session(_ socket: Socket, _ input: AsyncQueue<[LogRecord]>, _ state: SenderState) async throws {
+    private func session(_ socket: Socket, _ input: AsyncQueue<[Outgoing]>, _ state: SenderState) async throws {
         let peer = address.description
         try await socket.write(Wire.senderHello(), token: options.shutdown)
         let hello = UnsafeMutableRawBufferPointer.allocate(byteCount: Wire.receiverHelloSize, alignment: 8)
@@ -235,14 +260,9 @@ public final class RecordSender: Sendable {
     }
 
     /// The writing side of a session; returns when the receiver has acknowledged END.
-    private func write(_ socket: Socket, _ input: AsyncQueue<[LogRecord]>, _ state: SenderState, _ acks: AckBox,
+    private func write(_ socket: Socket, _ input: AsyncQueue<[Outgoing]>, _ state: SenderState, _ acks: AckBox,
                        maxFrame: Int) async throws {
         try await socket.write(Wire.schemaFrame(schema))
-        for frame in state.unacknowledgedFrames() {
-            state.connectionRecords += frame.count
-            acks.wrote(UInt64(state.connectionRecords))
-            try await socket.write(frame.bytes)
-        }
         var lingered = false
         // Frames stay within the receiver's announced limit as well as the configured size (the builder's bytes
         // count the 4-byte length prefix, which the limit does not).
@@ -251,10 +271,6 @@ public final class RecordSender: Sendable {
             lingered = false
             guard let frame = state.seal() else { return }
             counters.withLock { $0.sent = state.sent }
-            guard frame.bytes.count - 4 <= maxFrame else {
-                throw SluiceError(.invalidArgument, path: address.description,
-                                  "a frame of \(frame.bytes.count - 4) bytes exceeds the receiver's limit of \(maxFrame)")
-            }
             state.connectionRecords += frame.count
             acks.wrote(UInt64(state.connectionRecords))
             try await socket.write(frame.bytes)
@@ -277,17 +293,26 @@ public final class RecordSender: Sendable {
                 guard try await acks.signal.next() != nil else { throw CancellationError() }
                 continue
             }
-            if let record = state.peekPending() {
-                if state.builder.count >= options.frameRecords
-                    || (!state.builder.isEmpty && state.builder.bytes.count + Wire.encodedSize(record) > frameLimit) {
+            if let next = state.peekPending() {
+                // A frame holds a type byte, a count and the records: one that does not fit even alone is left out.
+                let size = Wire.encodedSize(next.record)
+                if 5 + size > maxFrame {
+                    state.advancePending()
+                    state.leaveOut(next)
+                    options.onEvent?(.recordNotSent(next.record, location: next.location, bytes: 5 + size, limit: maxFrame))
+                    continue
+                }
+                if state.frameCount >= options.frameRecords || (state.frameCount > 0 && state.frameBytes + size > frameLimit) {
                     try await flush()
                 }
                 // Taken only now: when the flush above fails, the record is still pending for the next connection.
-                state.builder.append(record)
+                if state.append(next) {
+                    options.onEvent?(.fieldsNotSent(next.record, location: next.location, fields: next.record.fields.count))
+                }
                 state.advancePending()
                 continue
             }
-            let polled: QueuePoll<[LogRecord]>
+            let polled: QueuePoll<[Outgoing]>
             do { polled = try input.poll() } catch {
                 state.inputFailure = error
                 state.inputEnded = true
@@ -299,7 +324,7 @@ public final class RecordSender: Sendable {
             case .ended:
                 state.inputEnded = true
             case .empty:
-                if !state.builder.isEmpty && !lingered {
+                if state.frameCount > 0 && !lingered {
                     // Give a producer that is just slower than us a moment to fill the frame, instead of
                     // sending many small frames.
                     lingered = true
@@ -388,19 +413,33 @@ final class AckBox: Sendable {
     }
 }
 
-/// What survives from one connection to the next: the frame being built and the frames not yet acknowledged.
-/// Used by one session's writer at a time.
-final class SenderState: @unchecked Sendable {
-    struct Frame {
-        var bytes: [UInt8]
-        var count: Int
-    }
+/// A record on its way, with where it came from when the source said.
+struct Outgoing {
+    var record: LogRecord
+    var location: RejectTally.Location?
+    /// Counted in `SenderState.sent` (when framed the first time; framing it again for a new connection does
+    /// not count it twice).
+    var counted = false
+}
 
-    var builder: RecordsFrameBuilder
-    private var unacknowledged = Ring<Frame>()
-    /// Records in frames (sealed), all connections together.
+/// What survives from one connection to the next: the records taken from the source and not yet framed, the
+/// frame being built and the records of the frames not yet acknowledged. Used by one session's writer at a time.
+final class SenderState: @unchecked Sendable {
+    private var builder: RecordsFrameBuilder
+    /// The records in `builder`.
+    private var building = [Outgoing]()
+    /// The records of each frame sent and not yet acknowledged, oldest first.
+    private var unacknowledged = Ring<[Outgoing]>()
+    /// Records taken from the source (or taken back from unacknowledged frames) and not yet in a frame.
+    private var pending = [Outgoing]()
+    private var pendingIndex = 0
+    private let frameRecords: Int
+    /// Records in frames, all connections together (each counted once).
     private(set) var sent = 0
     private(set) var acknowledged = 0
+    /// Records left out as too large for a receiver, and records sent with their first 1024 fields only.
+    private(set) var notSent = 0
+    private(set) var cut = 0
     /// Records sent on the current connection, and how many of its frames' records were already popped.
     var connectionRecords = 0
     private var poppedOnConnection = 0
@@ -408,42 +447,76 @@ final class SenderState: @unchecked Sendable {
     var inputEnded = false
     var inputFailure: Error?
 
-    init(options: SenderOptions) { builder = RecordsFrameBuilder(capacity: options.frameBytes + 1024) }
+    init(options: SenderOptions) {
+        builder = RecordsFrameBuilder(capacity: options.frameBytes + 1024)
+        frameRecords = options.frameRecords
+    }
 
     var inFlight: Int { unacknowledged.count }
+    /// Records and bytes (with the 4-byte length) of the frame being built.
+    var frameCount: Int { builder.count }
+    var frameBytes: Int { builder.bytes.count }
 
-    /// Records taken from the source and not yet in a frame.
-    private var pending = [LogRecord]()
-    private var pendingIndex = 0
-
-    func take(_ batch: [LogRecord]) {
+    func take(_ batch: [Outgoing]) {
         pending = batch
         pendingIndex = 0
     }
 
     var hasPending: Bool { pendingIndex < pending.count }
 
-    /// The next record taken from the source and not yet in a frame; it stays next until `advancePending`.
-    func peekPending() -> LogRecord? { pendingIndex < pending.count ? pending[pendingIndex] : nil }
+    /// The next record not yet in a frame; it stays next until `advancePending`.
+    func peekPending() -> Outgoing? { pendingIndex < pending.count ? pending[pendingIndex] : nil }
 
-    /// Moves past the record `peekPending` returned, once it is in the frame being built.
+    /// Moves past the record `peekPending` returned, once it is in the frame being built or left out.
     func advancePending() { pendingIndex += 1 }
 
+    /// Starts a connection: every record not acknowledged — of the frames sent before, and of the frame being
+    /// built — goes back in front of the pending ones, in order, to be framed anew within this receiver's limit.
     func beginConnection() {
         connectionRecords = 0
         poppedOnConnection = 0
+        let again = unacknowledged.elements.flatMap { $0 } + building
+        guard !again.isEmpty else { return }
+        pending = again + pending[pendingIndex...]
+        pendingIndex = 0
+        unacknowledged = Ring()
+        building = []
+        builder.removeAll()
     }
 
-    func unacknowledgedFrames() -> [Frame] { unacknowledged.elements }
+    /// Adds `outgoing` to the frame being built with its first 1024 fields (`Wire.maxFields`); true when it had
+    /// more. It is kept so cut, so framing it again does not cut it again.
+    func append(_ outgoing: Outgoing) -> Bool {
+        var outgoing = outgoing
+        let extra = outgoing.record.fields.count - Wire.maxFields
+        if extra > 0 {
+            outgoing.record.fields.removeLast(extra)
+            cut += 1
+        }
+        builder.append(outgoing.record)
+        building.append(outgoing)
+        return extra > 0
+    }
 
-    /// Seals the frame being built into the unacknowledged list; nil when it is empty.
-    func seal() -> Frame? {
+    /// Leaves out `outgoing`, which no frame the receiver accepts can hold.
+    func leaveOut(_ outgoing: Outgoing) {
+        if outgoing.counted { sent -= 1 }
+        notSent += 1
+    }
+
+    /// Seals the frame being built: its bytes and record count, its records kept until acknowledged; nil when
+    /// it is empty.
+    func seal() -> (bytes: [UInt8], count: Int)? {
         guard !builder.isEmpty else { return nil }
-        let count = builder.count
-        let frame = Frame(bytes: builder.finish(), count: count)
-        unacknowledged.append(frame)
-        sent += count
-        return frame
+        for index in building.indices where !building[index].counted {
+            building[index].counted = true
+            sent += 1
+        }
+        unacknowledged.append(building)
+        let count = building.count
+        building = []
+        building.reserveCapacity(frameRecords)
+        return (builder.finish(), count)
     }
 
     /// Drops the frames the connection's cumulative ACK `value` covers.

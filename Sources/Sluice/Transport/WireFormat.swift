@@ -14,7 +14,8 @@
 /// **Frames** follow: length `u32` (the number of bytes after the length field: 1 ... max frame), type `u8`,
 /// payload. Sender to receiver:
 /// - `0x01` SCHEMA: count `u16` (≤ 1024), then per field flags `u8` (bit 0: integer field) and a name
-///   (length `u8`, UTF-8 bytes). Must precede the first RECORDS; a later SCHEMA applies to later records.
+///   (length `u8`, UTF-8 bytes). Must precede the first RECORDS; a later SCHEMA applies to later records. A
+///   sender sends the first 1024 names only, as it sends the first 1024 fields of a record (and says so).
 /// - `0x02` RECORDS: count `u32` (≥ 1), then per record: line length `u32`, the line's bytes (no `\n`: lines
 ///   are split at it, so a line holding one is a violation, which keeps one record one output line), field count
 ///   `u16` (≤ 1024), and per field start `u32`, end `u32` — a byte range of the line
@@ -27,8 +28,9 @@
 ///   final ACK equal to the total once every record was taken, then closes.
 /// - `0x82` ERROR: a UTF-8 message; the receiver closes the connection after it.
 ///
-/// Delivery is at least once: a sender keeps every unacknowledged frame and, when told to retry, resends them
-/// on a new connection, so records a dying receiver took without acknowledging arrive twice.
+/// Delivery is at least once: a sender keeps every unacknowledged record and, when told to retry, resends them
+/// on a new connection (framed for that receiver's max frame), so records a dying receiver took without
+/// acknowledging arrive twice.
 enum Wire {
     static let magic: [UInt8] = Array("SLUICE".utf8)
     static let version: UInt16 = 1
@@ -161,7 +163,7 @@ struct RecordsFrameBuilder {
 
     init(capacity: Int) {
         bytes.reserveCapacity(capacity)
-        reset()
+        removeAll()
     }
 
     var isEmpty: Bool { count == 0 }
@@ -183,11 +185,12 @@ struct RecordsFrameBuilder {
         let length = UInt32(bytes.count - 4)
         withUnsafeBytes(of: length.bigEndian) { for index in 0..<4 { bytes[index] = $0[index] } }
         withUnsafeBytes(of: UInt32(count).bigEndian) { for index in 0..<4 { bytes[5 + index] = $0[index] } }
-        defer { reset() }
+        defer { removeAll() }
         return bytes
     }
 
-    private mutating func reset() {
+    /// Empties the builder (the records appended since the last `finish` are dropped).
+    mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         bytes.append(contentsOf: [0, 0, 0, 0, Wire.FrameType.records.rawValue, 0, 0, 0, 0])
         count = 0

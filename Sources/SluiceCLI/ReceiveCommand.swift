@@ -23,7 +23,7 @@ struct ReceiveCommand: ParsableCommand {
     @Flag(help: "Print each record as a JSON object of its named fields instead of the original line.")
     var json = false
 
-    @Option(help: "Largest frame accepted, in bytes (K and M suffixes; at most 4M).")
+    @Option(help: "Largest frame accepted, in bytes (K and M suffixes; 4K to 4M).")
     var maxFrame: String = "4M"
 
     @Flag(help: "Report connections as they open and close on standard error.")
@@ -33,7 +33,7 @@ struct ReceiveCommand: ParsableCommand {
         let receiver: RecordReceiver
         let token = ShutdownToken()
         do {
-            let frame = try ByteCount.parse(maxFrame, option: "--max-frame", in: 64...(4 << 20), named: "64 bytes to 4M")
+            let frame = try ByteCount.parse(maxFrame, option: "--max-frame", in: ReceiverOptions.maxFrameRange, named: "4K to 4M")
             var options = ReceiverOptions(shutdown: token)
             options.maxFrame = frame
             receiver = try RecordReceiver(listeningOn: try SocketAddress(parsing: listen), options: options)

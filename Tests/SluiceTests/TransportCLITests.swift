@@ -53,7 +53,7 @@ final class TransportCLITests: XCTestCase {
         let packed = Fixture.gzip(Array((0..<3000).map { TransportCLITests.line(2, $0) + "\n" }.joined().utf8))
         let cut = Fixture.write(Array(packed.prefix(packed.count / 2)), to: folder + "/cut.gz")
         let decoded = try Fixture.run(Query(operation: .count(by: nil)), [cut]).report.inputs[0]
-        let (receiver, port) = try startReceiver(["--max-frame", "1K"])
+        let (receiver, port) = try startReceiver(["--max-frame", "4K"])
         let sender = LiveProcess(["send", "127.0.0.1:\(port)", cut, good])
         XCTAssertEqual(sender.wait(), 2, sender.stderr)
         XCTAssertTrue(sender.stderr.contains("\(cut): unexpected end of gzip stream (at byte \(packed.count / 2))\n"), sender.stderr)
@@ -111,6 +111,13 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(json.last, #"{"$1":"g"}"#)
         XCTAssertTrue(json.count == 4 && json[1].hasSuffix(#""$1024":"f1024"}"#), "the first 1024 fields of line 2")
         XCTAssertEqual(json.count == 4 ? json[2] : "", #"{"$1":"d","$2":"e"}"#)
+    }
+
+    /// --max-frame starts at 4K, which holds the built-in formats' schemas (it started at 64, below them).
+    func testMaxFrameStartsWhereTheSchemasFit() throws {
+        let refused = LiveProcess(["receive", "--listen", "127.0.0.1:0", "--max-frame", "4095"])
+        XCTAssertEqual(refused.wait(), 2)
+        XCTAssertEqual(refused.stderr, "--max-frame: expected 4K to 4M, got '4095'\n")
     }
 
     func testJSONOutputAndFilters() throws {

@@ -362,6 +362,33 @@ final class TransportTests: XCTestCase {
         }
     }
 
+    /// A receiver's max frame holds the schema of every built-in format: it could be as small as 64 bytes, which
+    /// no common-format sender could ever use (its schema frame takes 87). A schema that still does not fit is an
+    /// error saying so, instead of the receiver's refusal of an oversized frame.
+    func testTheSmallestMaxFrameHoldsTheBuiltInSchemas() async throws {
+        var options = ReceiverOptions()
+        options.maxFrame = 64
+        let receiver = try RecordReceiver(listeningOn: TransportTests.loopback, options: options)
+        let events = Events(receiver)
+        let records = TransportTests.records(1, 100)
+        for format in [RecordFormat.common, .combined] {
+            let schema = try LineFilter(format: format).schema
+            let report = try await RecordSender(to: receiver.address, schema: schema).send(batches: AsyncQueueSource2(batches: [records]))
+            XCTAssertEqual(report.acknowledged, 100, "\(format)")
+        }
+        let names = (0..<200).map { "field_with_a_rather_long_name_\($0)" }
+        let wide = RecordSchema(names: names, numeric: [])
+        do {
+            _ = try await RecordSender(to: receiver.address, schema: wide).send(batches: AsyncQueueSource2(batches: [records]))
+            XCTFail("a schema over the limit must fail the send")
+        } catch let error as SluiceError {
+            XCTAssertEqual(error.code, .invalidArgument)
+            XCTAssertEqual(error.message, "the schema of 200 fields needs a frame of \(Wire.schemaFrame(wide).count - 4) bytes, more than the receiver's frame limit of 4096 bytes: 0 of 0 records acknowledged")
+        }
+        receiver.close()
+        await events.collector.stop()
+    }
+
     func testShutdownTokenAndCloseEndTheReceiverAndReleaseDescriptors() async throws {
         await LiveFixture.warmUp()
         let before = LiveFixture.openDescriptorCount()

@@ -5,8 +5,11 @@ import Glibc
 
 /// How a `RecordReceiver` serves its senders. Times are in nanoseconds.
 public struct ReceiverOptions: Sendable {
-    /// The largest frame accepted (and announced in the greeting); at most 4 MiB.
+    /// The largest frame accepted (and announced in the greeting), brought within `maxFrameRange`.
     public var maxFrame = Wire.defaultMaxFrame
+    /// 4 KiB, which holds the schema of every built-in format (a regex with many long group names may need
+    /// more), to 4 MiB.
+    public static let maxFrameRange = Wire.minimumMaxFrame...Wire.defaultMaxFrame
     /// A sender must complete its greeting within this time (default 10 s).
     public var handshakeTimeout: UInt64 = 10_000_000_000
     /// Once a frame's length has arrived, its body must arrive within this time (default 30 s).
@@ -188,6 +191,8 @@ final class ReceiverCore: @unchecked Sendable {
 
     init(listener: Socket, options: ReceiverOptions) {
         self.listener = listener
+        var options = options
+        options.maxFrame = Swift.min(Swift.max(options.maxFrame, Wire.minimumMaxFrame), Wire.defaultMaxFrame)
         self.options = options
         events = AsyncQueue(capacity: Swift.max(1, options.bufferedEvents))
     }

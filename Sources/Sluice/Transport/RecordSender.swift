@@ -84,9 +84,10 @@ public struct SendReport: Sendable, Equatable {
 /// in order. When the source throws, what it produced before is still sent and acknowledged, then its error is
 /// rethrown.
 ///
-/// A record no frame of the receiver can hold is left out, and one with more than 1024 fields is sent with its
-/// first 1024; both are told to `onEvent` and counted in the report. A line holding `\n` is refused by receivers
-/// (it would print as two), which ends the send.
+/// A schema (field names) larger than the receiver's frame limit ends the send with `.invalidArgument` (receivers
+/// take at least 4 KiB, enough for the built-in formats). A record no frame of the receiver can hold is left out,
+/// and one with more than 1024 fields is sent with its first 1024; both are told to `onEvent` and counted in the
+/// report. A line holding `\n` is refused by receivers (it would print as two), which ends the send.
 public final class RecordSender: Sendable {
     /// Where the records go.
     public let address: SocketAddress
@@ -262,7 +263,13 @@ public final class RecordSender: Sendable {
     /// The writing side of a session; returns when the receiver has acknowledged END.
     private func write(_ socket: Socket, _ input: AsyncQueue<[Outgoing]>, _ state: SenderState, _ acks: AckBox,
                        maxFrame: Int) async throws {
-        try await socket.write(Wire.schemaFrame(schema))
+        let schemaFrame = Wire.schemaFrame(schema)
+        guard schemaFrame.count - 4 <= maxFrame else {
+            throw SluiceError(.invalidArgument, path: address.description,
+                              "the schema of \(schema.names.count) fields needs a frame of \(schemaFrame.count - 4) bytes, "
+                                + "more than the receiver's frame limit of \(maxFrame) bytes")
+        }
+        try await socket.write(schemaFrame)
         var lingered = false
         // Frames stay within the receiver's announced limit as well as the configured size (the builder's bytes
         // count the 4-byte length prefix, which the limit does not).

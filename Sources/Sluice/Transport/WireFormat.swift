@@ -7,7 +7,7 @@
 /// **Handshake.** Each side sends a greeting first:
 /// - sender → receiver, 10 bytes: `"SLUICE"` (53 4C 55 49 43 45), version `u16` (= 1), flags `u16` (= 0).
 /// - receiver → sender, 12 bytes: `"SLUICE"`, version `u16` (= 1), max frame `u32` (the largest frame length
-///   the receiver accepts; 4 MiB by default).
+///   the receiver accepts: 4 KiB to 4 MiB, 4 MiB by default).
 /// A receiver that does not speak the sender's version still answers with its greeting, then sends an ERROR
 /// frame and closes. A sender must complete its greeting within the receiver's handshake timeout (10 s).
 ///
@@ -38,6 +38,9 @@ enum Wire {
     static let receiverHelloSize = 12
     /// The default (and largest accepted) max frame a receiver announces.
     static let defaultMaxFrame = 4 << 20
+    /// The smallest max frame a receiver announces: it holds the SCHEMA frame of every built-in format (about
+    /// 100 bytes for combined), so only a regex format with many long group names can need more.
+    static let minimumMaxFrame = 4 << 10
     static let maxFields = 1024
 
     enum FrameType: UInt8 {

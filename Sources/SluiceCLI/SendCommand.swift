@@ -17,8 +17,8 @@ struct SendCommand: ParsableCommand {
             When the connection is lost (a receiver that acknowledges nothing for 60 s while records wait counts \
             as lost) it prints how many records were acknowledged and exits 2, unless --retry: then it reconnects \
             (backing off up to 2 s) and sends again everything not acknowledged, so every record arrives at least \
-            once and in order. SIGINT or SIGTERM stops it at once, whatever it waits for: it prints how many \
-            records were acknowledged and exits 2. With --follow the files are followed like `sluice follow` \
+            once and in order. Without --follow, SIGINT or SIGTERM stops it at once, whatever it waits for: it \
+            prints how many records were acknowledged and exits 2. With --follow the files are followed like `sluice follow` \
             (from their start; --from-end to skip what they hold) until SIGINT or SIGTERM, after which what was \
             read is still delivered (a second signal exits at once, status 130).
             """)
@@ -156,15 +156,18 @@ final class LeftOutTally: Sendable {
             case .recordNotSent(_, let location, let bytes, let limit):
                 counts.notSent += 1
                 if counts.notSent == 1 {
-                    counts.firstNotSent = "\(location?.description ?? "a record"): record of \(bytes) bytes exceeds the receiver's frame limit of \(limit) bytes; not sent"
+                    counts.firstNotSent = "\(LeftOutTally.place(location)): record of \(bytes) bytes exceeds the receiver's frame limit of \(limit) bytes; not sent"
                 }
             case .fieldsNotSent(_, let location, _):
                 counts.cut += 1
-                if counts.cut == 1 { counts.firstCut = location?.description ?? "?" }
+                if counts.cut == 1 { counts.firstCut = LeftOutTally.place(location) }
             default: break
             }
         }
     }
+
+    /// `path:line` (the CLI's sources always say where a record came from).
+    private static func place(_ location: RejectTally.Location?) -> String { location?.description ?? "<unknown line>" }
 
     /// Prints the first record left out (with the total when there were more) and the records cut; returns 2
     /// when there was any, else 0.

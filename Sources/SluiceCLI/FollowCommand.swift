@@ -42,7 +42,7 @@ struct FollowCommand: ParsableCommand {
     @Flag(help: "Prefix each line with its path (`path: line`).")
     var label = false
 
-    @Flag(help: "Do not print notices about rotation, truncation and missing files.")
+    @Flag(help: "Do not print notices about rotation, truncation and missing files (skipped lines and unreadable files are still told).")
     var quiet = false
 
     @Flag(help: ArgumentHelp("Poll every 100 ms instead of using inotify.", visibility: .hidden))
@@ -56,6 +56,7 @@ struct FollowCommand: ParsableCommand {
         let filter: LineFilter
         do {
             filter = try LineFilter(format: try RecordFormat(parsing: format), grep: grep, conditions: conditions)
+            try FollowCommand.reserveDescriptors(for: paths.count)
         } catch let error as SluiceError {
             QueryRunner.fatal(error)
         }
@@ -63,7 +64,13 @@ struct FollowCommand: ParsableCommand {
         SignalTrap.install(token)
         var options = FollowOptions(fromStart: fromStart, shutdown: token)
         options.useInotify = !poll
-        if !quiet { options.onNotice = { LiveMessages.print($0) } }
+        let quiet = self.quiet
+        options.onNotice = { notice in
+            switch notice {
+            case .overlongLine, .unfinishedLine, .unreadable: LiveMessages.print(notice)  // lines or files not read
+            default: if !quiet { LiveMessages.print(notice) }
+            }
+        }
         let follow = Follow(paths, options: options)
         let label = self.label
         let tally = RejectTally()
@@ -90,6 +97,29 @@ struct FollowCommand: ParsableCommand {
         }
         let reported = LiveMessages.report(tally.counts)
         if status != 0 || reported != 0 { throw ExitCode(status != 0 ? status : reported) }
+    }
+}
+
+extension FollowCommand {
+    /// Descriptors kept for everything but the followed files (inotify, epoll, the runtime's own, a rotated file
+    /// still being read): out of descriptors, libdispatch traps rather than failing a call.
+    static let reservedDescriptors = 64
+
+    /// Raises the soft limit on open files up to the hard one if `files` need more, and throws `.invalidArgument`
+    /// when even that leaves too few, rather than following some files and crashing once descriptors run out.
+    static func reserveDescriptors(for files: Int) throws {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let needed = rlim_t(files + reservedDescriptors)
+        if limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = min(needed, limit.rlim_max)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        if limit.rlim_cur < needed {
+            throw SluiceError(.invalidArgument, path: "follow",
+                              "\(files) files need \(needed) open files with the \(reservedDescriptors) sluice keeps, more than "
+                                + "the \(limit.rlim_cur) this process may have (ulimit -n)")
+        }
     }
 }
 

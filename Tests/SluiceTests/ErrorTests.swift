@@ -190,6 +190,51 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self), "0\n")
     }
 
+    /// A file appended to while it is read, a line written in two pieces: the window that reaches the end of the
+    /// file in the middle of that line either waits for the rest (the file grew) or reads it as the last line,
+    /// and reading ends there; the rest was read as a line of its own (`:59 -0600] "GET /live ..."`).
+    func testALineBeingWrittenIsNeverSplitInTwo() throws {
+        let dir = Fixture.directory()
+        let path = Fixture.write(Fixture.log(size: 8 << 20, seed: 4), to: dir + "/live.log")
+        let line = Array("9.9.9.9 - - [24/Feb/2008:00:08:59 -0600] \"GET /live HTTP/1.1\" 200 777\n".utf8)
+        let writing = StopFlag()
+        let writer = Thread {
+            let fd = open(path, O_WRONLY | O_APPEND)
+            defer { close(fd) }
+            while !writing.isSet {
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress, 30) }
+                usleep(300)
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress! + 30, line.count - 30) }
+                usleep(300)
+            }
+        }
+        writer.start()
+        defer { writing.set() }
+        let whole = String(decoding: line.dropLast(), as: UTF8.self)
+        for _ in 0..<6 {
+            let printed = sluice(["grep", "^9\\.9\\.9\\.9 |/live ", path]).stdout.split(separator: "\n").map(String.init)
+            for (index, text) in printed.enumerated() where text != whole {
+                XCTAssertTrue(index == printed.count - 1 && whole.hasPrefix(text), "a piece of a line: \(text)")
+            }
+        }
+    }
+
+    /// A file larger than it was listed (a /proc file says 0 bytes) is read on as a stream in blocks, not whole.
+    func testAFileLargerThanListedIsReadInBlocks() throws {
+        let proc = "/proc/kallsyms"
+        guard let file = fopen(proc, "r") else { throw XCTSkip("no \(proc)") }
+        var lines = 0, bytes = 0
+        while true {
+            let c = fgetc(file)
+            if c == EOF { break }
+            bytes += 1
+            if c == 10 { lines += 1 }
+        }
+        fclose(file)
+        guard bytes > 2 << 20 else { throw XCTSkip("\(proc) is small here") }
+        XCTAssertEqual(sluice(["grep", "-c", "", proc]).stdout, "\(lines)\n")
+    }
+
     /// A mapped page past a shrunken end of file reads as zeros instead of killing the process.
     func testSigbusGuardPatchesFaultsInRegisteredMappings() {
         CSysGuard_install()
@@ -340,4 +385,12 @@ extension ErrorTests {
             XCTAssertTrue(piped(path, "select host --strict --threads \(threads)").out == expected)
         }
     }
+}
+
+/// A flag one thread sets and another polls.
+private final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

@@ -43,6 +43,30 @@ final class LiveCLITests: XCTestCase {
     /// One SIGTERM delivered twice within moments (`timeout` sends it to the child and to its process group) is
     /// one request to stop: the follower still exits 0 with its summary, where the second delivery made it exit
     /// 130 at once without it.
+    /// --quiet hides notices about rotation and missing files, not a line that was skipped (a line over the 1 MiB
+    /// limit vanished without a word); more files than descriptors allow are refused at the start (follow
+    /// crashed in libdispatch once they ran out).
+    func testQuietStillTellsSkippedLinesAndTooManyFilesAreRefused() throws {
+        let folder = Fixture.directory()
+        let path = folder + "/access-log"
+        LiveFixture.append(String(repeating: "q", count: 2 << 20) + "\n" + LiveCLITests.accessLine(1, status: 404) + "\n", to: path)
+        let follower = LiveProcess(["follow", "--quiet", "--from-start", path, folder + "/missing"])
+        XCTAssertTrue(follower.waitForLines(1))
+        XCTAssertTrue(follower.waitForStderr("skipped a line longer than the limit of 1 MiB"), follower.stderr)
+        follower.signal(SIGTERM)
+        XCTAssertEqual(follower.wait(), 0)
+        XCTAssertFalse(follower.stderr.contains("does not exist yet"), follower.stderr)
+        let many = (0..<300).map { folder + "/f\($0)" }.joined(separator: " ")
+        let err = folder + "/err"
+        let status = system("ulimit -n 200; '\(Fixture.binary)' follow \(many) 2> '\(err)'")
+        XCTAssertEqual(status >> 8, 2)
+        XCTAssertTrue(String(decoding: Fixture.read(err), as: UTF8.self).hasPrefix("follow: 300 files need 364 open files"))
+        // gen --repeat holds a stream in memory: one that never ends is refused past 64 MiB, not read until memory runs out.
+        let repeated = sluice(["gen", "--repeat", "/dev/zero", "2", "-o", folder + "/x"])
+        XCTAssertEqual(repeated.status, 2)
+        XCTAssertTrue(repeated.stderr.hasPrefix("/dev/zero: gives more than 64 MiB"), repeated.stderr)
+    }
+
     func testATerminationDeliveredTwiceStillStopsCleanly() throws {
         let folder = Fixture.directory()
         let path = folder + "/access-log"

@@ -191,6 +191,14 @@ public final class Engine {
             let slot = CSysGuard_register(mapped, length)
             let first = start - mapStart
             var cut = length
+            // A window that reaches the end of the file in the middle of a line, in a file that grew since: the
+            // line is still being written, so it is left for the next window, which holds its end.
+            let endsMidLine = mapEnd == fileSize && base[length - 1] != Bytes.newline
+            if endsMidLine, Int((try? System.stat(fd, path: path).st_size) ?? 0) > fileSize {
+                CSysGuard_unregister(slot)
+                munmap(mapped, length)
+                continue
+            }
             if mapEnd < fileSize {
                 guard let last = Bytes.findLast(Bytes.newline, base, from: first, end: length) else {
                     CSysGuard_unregister(slot)
@@ -225,6 +233,9 @@ public final class Engine {
             CSysGuard_unregister(slot)
             munmap(mapped, length)
             if let now = shrunkTo { return fail(index, Engine.shrank(path, to: now)) }
+            // That line was the file's last (as grep reads one at the end of the file): bytes written after it
+            // would continue it, not start a line, so reading ends here.
+            if endsMidLine { return }
             start = mapStart + cut
             window = options.windowSize
         }

@@ -4,7 +4,8 @@ import Glibc
 
 /// The small-file strategy: one worker opens a file, reads it whole into its own scratch buffer and processes
 /// it, decoding it block by block first when its magic bytes say it is compressed. Many small files thus run
-/// in parallel, one per worker, with no per-file thread handoff.
+/// in parallel, one per worker, with no per-file thread handoff. A file that turns out larger than it was
+/// listed (it grew, or is a /proc file of size 0) is read on as a stream, in blocks, so memory stays bounded.
 enum WholeFile {
     static func process(_ path: String, _ item: WorkItem, _ processor: LineProcessor, blockSize: Int,
                         gzip: GzipDecoderKind, maxLineLength: Int) {
@@ -16,12 +17,17 @@ enum WholeFile {
         defer { System.close(fd) }
         let scratch = processor.readScratch
         scratch.removeAll()
+        // Up to 1 MiB more than listed is read whole; past that the rest is read as a stream.
+        let wholeLimit = max(Int(info.st_size), 0) + (1 << 20)
+        var atEnd = false
         do {
-            // Read to the end even if the file grew since it was listed.
-            while true {
+            while scratch.count < wholeLimit {
                 scratch.reserve(max(Int(info.st_size) - scratch.count, 0) + 4096)
                 let got = try System.read(fd, scratch.base + scratch.count, scratch.capacity - scratch.count, path: path)
-                if got == 0 { break }
+                if got == 0 {
+                    atEnd = true
+                    break
+                }
                 scratch.count += got
             }
         } catch {
@@ -29,11 +35,11 @@ enum WholeFile {
             return
         }
         let compression = Compression.detect(UnsafeRawBufferPointer(start: scratch.base, count: min(scratch.count, 4)))
-        if compression == .none {
+        if compression == .none && atEnd {
             processor.process(scratch.base, 0, scratch.count, into: &item.report)
             return
         }
-        let input = CompressedInput(path: path, fd: nil, prefix: scratch.array)
+        let input = CompressedInput(path: path, fd: atEnd ? nil : fd, prefix: scratch.array)
         let stream = Decoders.stream(compression, input, gzip: gzip, bzip2Decoder: processor.bzip2Decoder)
         let decoded = processor.decodeScratch
         decoded.removeAll()

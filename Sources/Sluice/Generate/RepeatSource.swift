@@ -19,7 +19,8 @@ public final class RepeatSource {
     static let memoryLimit = 64 << 20
 
     /// Opens `path` and, unless it is a regular file of more than 64 MiB, reads it. Throws what `System` throws
-    /// when it cannot be opened or read (`.noSuchFile` for a missing one), and `.unreadable` for a directory.
+    /// when it cannot be opened or read (`.noSuchFile` for a missing one), `.unreadable` for a directory, and
+    /// `.invalidArgument` for a pipe, device or /proc file that gives more than 64 MiB (`/dev/zero` never ends).
     public init(_ path: String) throws {
         self.path = path
         descriptor = try System.open(path)
@@ -85,6 +86,10 @@ public final class RepeatSource {
             let got = try piece.withUnsafeMutableBytes { try System.read(descriptor, $0.baseAddress!, $0.count, path: path) }
             if got == 0 { return bytes }
             bytes.append(contentsOf: piece[0..<got])
+            if bytes.count > RepeatSource.memoryLimit {
+                throw SluiceError(.invalidArgument, path: path,
+                                  "gives more than 64 MiB, which is held in memory when it is not a regular file; copy it to a file first")
+            }
         }
     }
 }

@@ -67,7 +67,10 @@ struct FollowCommand: ParsableCommand {
         let quiet = self.quiet
         options.onNotice = { notice in
             switch notice {
-            case .overlongLine, .unfinishedLine, .unreadable: LiveMessages.print(notice)  // lines or files not read
+            case .unreadable:
+                FollowCommand.unreadableSeen.store(true, ordering: .relaxed)
+                LiveMessages.print(notice)
+            case .overlongLine, .unfinishedLine: LiveMessages.print(notice)  // lines not printed
             default: if !quiet { LiveMessages.print(notice) }
             }
         }
@@ -97,7 +100,12 @@ struct FollowCommand: ParsableCommand {
         }
         let reported = LiveMessages.report(tally.counts)
         if status != 0 || reported != 0 { throw ExitCode(status != 0 ? status : reported) }
+        // A file that could not be read (a directory, a FIFO, no permission) makes the status 2, as in the query commands.
+        if FollowCommand.unreadableSeen.load(ordering: .relaxed) { throw ExitCode(2) }
     }
+
+    /// Set once a followed path could not be read.
+    static let unreadableSeen = Atomic<Bool>(false)
 }
 
 extension FollowCommand {

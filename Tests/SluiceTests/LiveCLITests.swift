@@ -44,8 +44,8 @@ final class LiveCLITests: XCTestCase {
     /// one request to stop: the follower still exits 0 with its summary, where the second delivery made it exit
     /// 130 at once without it.
     /// --quiet hides notices about rotation and missing files, not a line that was skipped (a line over the 1 MiB
-    /// limit vanished without a word); more files than descriptors allow are refused at the start (follow
-    /// crashed in libdispatch once they ran out).
+    /// limit vanished without a word) nor a path that cannot be read (which makes the status 2); more files than
+    /// descriptors allow are refused at the start (follow crashed in libdispatch once they ran out).
     func testQuietStillTellsSkippedLinesAndTooManyFilesAreRefused() throws {
         let folder = Fixture.directory()
         let path = folder + "/access-log"
@@ -56,6 +56,11 @@ final class LiveCLITests: XCTestCase {
         follower.signal(SIGTERM)
         XCTAssertEqual(follower.wait(), 0)
         XCTAssertFalse(follower.stderr.contains("does not exist yet"), follower.stderr)
+        // A path that cannot be followed (a directory) is told and makes the status 2 (it was 0).
+        let directory = LiveProcess(["follow", "--quiet", folder])
+        XCTAssertTrue(directory.waitForStderr("not a regular file"), directory.stderr)
+        directory.signal(SIGTERM)
+        XCTAssertEqual(directory.wait(), 2)
         let many = (0..<300).map { folder + "/f\($0)" }.joined(separator: " ")
         let err = folder + "/err"
         let status = system("ulimit -n 200; '\(Fixture.binary)' follow \(many) 2> '\(err)'")

@@ -25,6 +25,7 @@ struct SluiceCommand: ParsableCommand {
             let argument = CommandLine.unsafeArgv[index]!
             return PathBytes.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
         }
+        occupyClosedStandardDescriptors()
         var command: ParsableCommand
         do {
             try checkUsage(arguments)
@@ -47,6 +48,19 @@ struct SluiceCommand: ParsableCommand {
         for argument in arguments.prefix(while: { $0 != "--" })
         where argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
             throw ValidationError("unknown option '\(argument)' (write ./\(argument) or put it after -- for a path)")
+        }
+    }
+
+    /// Opens /dev/null on a standard descriptor that was closed (`>&-`), so that no file the run opens takes its
+    /// number and receives the output or is read as standard input. It is opened the wrong way round, so using
+    /// the descriptor still fails as on a closed one (EBADF) and is reported (`standard output: write failed`).
+    private static func occupyClosedStandardDescriptors() {
+        for fd: Int32 in [0, 1, 2] where fcntl(fd, F_GETFD) < 0 {
+            let null = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY)
+            if null >= 0 && null != fd {
+                dup2(null, fd)
+                close(null)
+            }
         }
     }
 

@@ -185,6 +185,9 @@ final class ErrorTests: XCTestCase {
             XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self),
                            "standard output: write failed: No space left on device\n", arguments)
         }
+        // A closed standard output is not taken by a file the run opens: writing fails and says so.
+        XCTAssertEqual(system("'\(Fixture.binary)' grep . '\(log)' '\(log)' >&- 2> '\(err)'") >> 8, 2)
+        XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self), "standard output: write failed: Bad file descriptor\n")
         let piped = system("(trap '' PIPE; '\(Fixture.binary)' grep . '\(log)' '\(log)'; echo $? > '\(err)') | head -c 1 > /dev/null")
         XCTAssertEqual(piped, 0)
         XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self), "0\n")

@@ -111,7 +111,7 @@ struct FollowCommand: ParsableCommand {
 extension FollowCommand {
     /// Descriptors kept for everything but the followed files (inotify, epoll, the runtime's own, a rotated file
     /// still being read): out of descriptors, libdispatch traps rather than failing a call.
-    static let reservedDescriptors = 64
+    static let reservedDescriptors = 16
 
     /// Raises the soft limit on open files up to the hard one if `files` need more, and throws `.invalidArgument`
     /// when even that leaves too few, rather than following some files and crashing once descriptors run out.
@@ -125,8 +125,8 @@ extension FollowCommand {
         }
         if limit.rlim_cur < needed {
             throw SluiceError(.invalidArgument, path: "follow",
-                              "\(files) files need \(needed) open files with the \(reservedDescriptors) sluice keeps, more than "
-                                + "the \(limit.rlim_cur) this process may have (ulimit -n)")
+                              "following \(files) file\(files == 1 ? "" : "s") needs \(needed) open files (\(reservedDescriptors) for "
+                                + "sluice itself), more than the \(limit.rlim_cur) this process may have (ulimit -n)")
         }
     }
 }

@@ -222,6 +222,19 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    /// A directory nested 1,800 deep is walked with a 1 MiB stack (the recursive walk crashed there).
+    func testADeepTreeIsWalkedWithASmallStack() {
+        let dir = Fixture.directory()
+        var path = dir + "/deep"
+        for _ in 0..<1800 { path += "/d" }
+        XCTAssertEqual(system("mkdir -p '\(path)'"), 0)
+        Fixture.write(Array("x\n".utf8), to: path + "/a.log")
+        Fixture.write(Array("y\n".utf8), to: dir + "/deep/b.log")
+        let out = dir + "/out"
+        XCTAssertEqual(system("ulimit -s 1024; '\(Fixture.binary)' grep -c . '\(dir)/deep' > '\(out)'") >> 8, 0)
+        XCTAssertEqual(String(decoding: Fixture.read(out), as: UTF8.self), "\(dir)/deep/b.log:1\n\(path)/a.log:1\n")
+    }
+
     /// A file larger than it was listed (a /proc file says 0 bytes) is read on as a stream in blocks, not whole.
     func testAFileLargerThanListedIsReadInBlocks() throws {
         let proc = "/proc/kallsyms"

@@ -81,26 +81,27 @@ public enum InputFinder {
         return (inputs, errors)
     }
 
-    private static func walk(_ directory: String, _ glob: String?, _ inputs: inout [InputSpec], _ errors: inout [SluiceError]) {
-        guard let handle = PathBytes.withCString(directory, { opendir($0) }) else {
-            errors.append(System.error(directory, errno))
-            return
-        }
-        var names = [[UInt8]]()
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix { $0 != 0 })
-            }
-            if name == [46] || name == [46, 46] { continue }
-            names.append(name)
-        }
-        closedir(handle)
-        names.sort { $0.lexicographicallyPrecedes($1) }
-        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+    /// Appends the regular files under `top` whose name `glob` keeps, depth first with each directory's entries
+    /// in bytewise order, and an error for each entry or directory that cannot be examined or listed.
+    private static func walk(_ top: String, _ glob: String?, _ inputs: inout [InputSpec], _ errors: inout [SluiceError]) {
         // The glob's own bytes (also those that are not UTF-8), NUL-terminated once for every entry.
         let pattern = glob.map { PathBytes.bytes($0).map { CChar(bitPattern: $0) } + [0] }
-        for name in names {
-            let path = prefix + PathBytes.string(name)
+        // The directories being walked, innermost last, each with its sorted entries and the next one to visit:
+        // a loop rather than recursion, so that no depth of nesting can exhaust the stack.
+        var walking: [(prefix: String, names: [[UInt8]], next: Int)] = []
+        func enter(_ directory: String) {
+            guard let names = entries(of: directory, &errors) else { return }
+            walking.append((directory.hasSuffix("/") ? directory : directory + "/", names, 0))
+        }
+        enter(top)
+        while let current = walking.last {
+            guard current.next < current.names.count else {
+                walking.removeLast()
+                continue
+            }
+            walking[walking.count - 1].next += 1
+            let name = current.names[current.next]
+            let path = current.prefix + PathBytes.string(name)
             // The glob sees the name's own bytes.
             let excluded = pattern.map { pattern in
                 (name + [0]).withUnsafeBufferPointer { raw in
@@ -119,11 +120,28 @@ public enum InputFinder {
                 var linkInfo = stat()
                 // No symlink loops.
                 if PathBytes.withCString(path, { lstat($0, &linkInfo) }) == 0 && (linkInfo.st_mode & S_IFMT) == S_IFLNK { continue }
-                walk(path, glob, &inputs, &errors)
+                enter(path)
             } else if System.isRegular(info) {
                 if excluded { continue }
                 inputs.append(.foundFile(path))
             }
         }
+    }
+
+    /// The names in `directory` but `.` and `..`, sorted bytewise; nil, with the error noted, when it cannot
+    /// be listed.
+    private static func entries(of directory: String, _ errors: inout [SluiceError]) -> [[UInt8]]? {
+        guard let handle = PathBytes.withCString(directory, { opendir($0) }) else {
+            errors.append(System.error(directory, errno))
+            return nil
+        }
+        defer { closedir(handle) }
+        var names = [[UInt8]]()
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name != [46] && name != [46, 46] { names.append(name) }
+        }
+        names.sort { $0.lexicographicallyPrecedes($1) }
+        return names
     }
 }

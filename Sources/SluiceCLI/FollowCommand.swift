@@ -120,8 +120,9 @@ extension FollowCommand {
         guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
         let needed = rlim_t(files + reservedDescriptors)
         if limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = min(needed, limit.rlim_max)
-            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            var raised = limit
+            raised.rlim_cur = min(needed, limit.rlim_max)
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
         if limit.rlim_cur < needed {
             throw SluiceError(.invalidArgument, path: "follow",

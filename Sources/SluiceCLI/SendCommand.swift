@@ -14,8 +14,8 @@ struct SendCommand: ParsableCommand {
             receiver acknowledges what it has written; the command exits 0 once every record is acknowledged. A \
             record larger than the receiver's frame limit is not sent, and one of more than 1024 fields is sent \
             with its first 1024: both are reported with their line, and make the exit status 2. \
-            When the connection is lost (a receiver that acknowledges nothing for 60 s while records wait counts \
-            as lost) it prints how many records were acknowledged and exits 2, unless --retry: then it reconnects \
+            When the connection is lost (a receiver that acknowledges nothing for --ack-timeout seconds while \
+            records wait counts as lost) it prints how many records were acknowledged and exits 2, unless --retry: then it reconnects \
             (backing off up to 2 s) and sends again everything not acknowledged, so every record arrives at least \
             once and in order. Without --follow, SIGINT or SIGTERM stops it at once, whatever it waits for: it \
             prints how many records were acknowledged and exits 2. With --follow the files are followed like `sluice follow` \
@@ -53,12 +53,18 @@ struct SendCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "With --retry, give up after this many reconnection attempts in a row.")
     var retryLimit: Int?
 
+    @Option(parsing: .unconditional, help: "Seconds the receiver may acknowledge nothing while records wait before the connection counts as lost (default 60; 0 waits as long as it takes, for a receiver whose output may be paused, as in `sluice receive | less`).")
+    var ackTimeout: Double = 60
+
     @Flag(help: "Report connections and the final count on standard error.")
     var verbose = false
 
     func validate() throws {
         if follow && (paths.isEmpty || paths.contains("-")) { throw ValidationError("--follow needs files") }
         if fromEnd && !follow { throw ValidationError("--from-end needs --follow") }
+        if !(ackTimeout.isFinite && ackTimeout >= 0) {
+            throw ValidationError("--ack-timeout must be a number of seconds ≥ 0, got \(ackTimeout)")
+        }
         if let retryLimit {
             if !retry { throw ValidationError("--retry-limit needs --retry") }
             if retryLimit < 0 { throw ValidationError("--retry-limit must be at least 0, got \(retryLimit)") }
@@ -78,6 +84,7 @@ struct SendCommand: ParsableCommand {
         SignalTrap.install(token)
         var options = SenderOptions(retry: retry)
         options.maxRetries = retryLimit
+        options.ackTimeout = ackTimeout == 0 ? UInt64.max / 4 : UInt64(ackTimeout * 1e9)
         options.shutdown = follow ? nil : token
         let verbose = self.verbose, retry = self.retry
         let left = LeftOutTally()

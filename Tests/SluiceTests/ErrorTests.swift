@@ -80,6 +80,7 @@ final class ErrorTests: XCTestCase {
             (["simulate", dir + "/s", "--format", "xyz"], "Error: bad --format 'xyz' (common or combined)\nUsage: sluice simulate"),
             (["send", ":1", "--retry-limit", "-1", path], "Error: --retry-limit needs --retry"),
             (["send", ":1", "--retry", "--retry-limit", "-1", path], "Error: --retry-limit must be at least 0, got -1"),
+            (["send", ":1", "--ack-timeout", "-1", path], "Error: --ack-timeout must be a number of seconds ≥ 0, got -1.0"),
         ]
         for (arguments, message) in cases + usage {
             let result = sluice(arguments)

@@ -205,6 +205,13 @@ final class TransportCLITests: XCTestCase {
             XCTAssertEqual(sender.stderr, "\(listener.address): interrupted: 0 of \(sent) records acknowledged\n")
             listener.close()
         }
+        // --ack-timeout bounds the wait for a receiver that acknowledges nothing.
+        let listener = try TCPListener(listeningOn: TransportTests.loopback)
+        _ = TransportTests.silentReceiver(listener, greeting: greetings[0])
+        let sender = LiveProcess(["send", listener.address.description, path, "--ack-timeout", "0.5"])
+        XCTAssertEqual(sender.wait(timeout: 10), 2, sender.stderr)
+        XCTAssertEqual(sender.stderr, "\(listener.address): no acknowledgement from the receiver for 500 ms: 0 of 3 records acknowledged\n")
+        listener.close()
     }
 
     func testRetryResendsWhatWasNotAcknowledgedToARestartedReceiver() throws {

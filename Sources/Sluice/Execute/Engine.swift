@@ -197,6 +197,7 @@ public final class Engine {
             if endsMidLine, Int((try? System.stat(fd, path: path).st_size) ?? 0) > fileSize {
                 CSysGuard_unregister(slot)
                 munmap(mapped, length)
+                usleep(1000)  // a writer that extends the line in small pieces is not raced at full speed
                 continue
             }
             if mapEnd < fileSize {

@@ -47,7 +47,8 @@ struct SluiceCommand: ParsableCommand {
         }
         for argument in arguments.prefix(while: { $0 != "--" })
         where argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
-            throw ValidationError("unknown option '\(argument)' (write ./\(argument) or put it after -- for a path)")
+            let hint = argument == "-help" ? "--help" : "./\(argument), or -- before it, for a path"
+            throw ValidationError("unknown option '\(argument)' (did you mean \(hint)?)")
         }
     }
 

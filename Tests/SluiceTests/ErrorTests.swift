@@ -70,7 +70,7 @@ final class ErrorTests: XCTestCase {
             // with '-' that holds an 'h' (read as a cluster of short options with -h, nothing searched).
             ([], "Error: a subcommand is needed"),
             (["help", "nosuch"], "Error: unknown subcommand 'nosuch' (known: grep, sum,"),
-            (["grep", "-c", "GET", "-ch.log"], "Error: unknown option '-ch.log' (write ./-ch.log or put it after --"),
+            (["grep", "-c", "GET", "-ch.log"], "Error: unknown option '-ch.log' (did you mean ./-ch.log, or -- before it, for a path?)"),
             (["select"], "Error: select needs at least one field\nUsage: sluice select FIELD..."),
             // grep parses records only for --where; --strict or --format without it did nothing.
             (["grep", "-c", ".", "--strict", path], "Error: --strict and --format apply to records"),

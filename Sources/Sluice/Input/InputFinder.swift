@@ -44,16 +44,9 @@ public enum InputSpec: Sendable, Equatable {
 /// and no operands at all means standard input.
 public enum InputFinder {
     /// A UTF-8 locale for `fnmatch`, so that `?`, `*` and `[...]` take a whole character of a UTF-8 name, as
-    /// Python's `fnmatch` (the tutorial's `gen_find`) does; nil where the C library has none.
+    /// Python's `fnmatch` (the tutorial's `gen_find`) does (bytes that are not UTF-8 still match one by one);
+    /// nil where the C library has none.
     nonisolated(unsafe) private static let utf8Locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil)
-
-    /// fnmatch(3) under `utf8Locale` on this thread only (bytes that are not UTF-8 still match byte by byte).
-    static func fnmatchUTF8(_ pattern: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>) -> Int32 {
-        guard let locale = utf8Locale else { return fnmatch(pattern, name, 0) }
-        let previous = uselocale(locale)
-        defer { uselocale(previous) }
-        return fnmatch(pattern, name, 0)
-    }
 
     /// The inputs, plus one error per operand that does not exist, per directory that cannot be listed, and per
     /// walked entry that cannot be examined (a dangling symlink) when the glob would keep it. A walk skips
@@ -86,6 +79,9 @@ public enum InputFinder {
     private static func walk(_ top: String, _ glob: String?, _ inputs: inout [InputSpec], _ errors: inout [SluiceError]) {
         // The glob's own bytes (also those that are not UTF-8), NUL-terminated once for every entry.
         let pattern = glob.map { PathBytes.bytes($0).map { CChar(bitPattern: $0) } + [0] }
+        // The walk's fnmatch calls run under `utf8Locale`, on this thread only.
+        let previousLocale = utf8Locale.map { uselocale($0) }
+        defer { if let previousLocale { uselocale(previousLocale) } }
         // The directories being walked, innermost last, each with its sorted entries and the next one to visit:
         // a loop rather than recursion, so that no depth of nesting can exhaust the stack.
         var walking: [(prefix: String, names: [[UInt8]], next: Int)] = []
@@ -105,7 +101,7 @@ public enum InputFinder {
             // The glob sees the name's own bytes.
             let excluded = pattern.map { pattern in
                 (name + [0]).withUnsafeBufferPointer { raw in
-                    raw.withMemoryRebound(to: CChar.self) { InputFinder.fnmatchUTF8(pattern, $0.baseAddress!) != 0 }
+                    raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, 0) != 0 }
                 }
             } ?? false
             var info = stat()

@@ -11,6 +11,7 @@ struct SluiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Parallel log search and aggregation over plain, gzip and bzip2 logs.",
+        version: "sluice 0.1.0",
         subcommands: [GrepCommand.self, SumCommand.self, CountCommand.self, DistinctCommand.self,
                       MaxCommand.self, MinCommand.self, TopCommand.self, SelectCommand.self, GenCommand.self,
                       FollowCommand.self, SimulateCommand.self, SendCommand.self, ReceiveCommand.self]

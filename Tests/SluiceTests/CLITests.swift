@@ -38,6 +38,14 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(stderr, "1 malformed line skipped (first at \(path):4)\n")
     }
 
+    /// `--version` prints the name and version on standard output and exits 0, as rg's does.
+    func testVersion() {
+        let result = sluice(["--version"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.hasPrefix("sluice "), result.stdout)
+        XCTAssertEqual(result.stderr, "")
+    }
+
     func testJSON() throws {
         let sum = try json(["sum", "bytes"]) as? [String: Any]
         XCTAssertEqual(sum?["sum"] as? Int, 40)

@@ -6,12 +6,12 @@ import Glibc
 /// ordered output and for decoded blocks. Not thread-safe: each buffer has one writer at a time.
 public final class ByteBuffer: @unchecked Sendable {
     /// Start of the storage; valid until the next append that grows the buffer.
-    public private(set) var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) public private(set) var base: UnsafeMutablePointer<UInt8>
     /// Number of valid bytes, the first `count` at `base`; one who sets it keeps it within `capacity` and counts
     /// only bytes written there.
-    public var count: Int = 0
+    @exclusivity(unchecked) public var count: Int = 0
     /// Bytes allocated.
-    public private(set) var capacity: Int
+    @exclusivity(unchecked) public private(set) var capacity: Int
 
     /// An empty buffer with room for `capacity` bytes.
     public init(capacity: Int = 4096) {

@@ -15,6 +15,21 @@ static _Atomic(size_t) slot_first_fault[SLOTS];
 static _Atomic(int) slot_used[SLOTS];
 static uintptr_t page_size = 4096;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+/// The SIGBUS action in place before ours, to which faults outside our mappings go.
+static struct sigaction previous;
+
+/// Hands a fault that is not ours to the action installed before ours: its handler runs as it would have; with
+/// the default action (or an ignored SIGBUS, which the kernel does not honour for a fault) that action is
+/// restored and the re-executed access kills the process as it would have.
+static void chain(int signo, siginfo_t *info, void *context) {
+    if (previous.sa_flags & SA_SIGINFO) {
+        if (previous.sa_sigaction) { previous.sa_sigaction(signo, info, context); return; }
+    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(signo);
+        return;
+    }
+    signal(signo, SIG_DFL);
+}
 
 static void on_sigbus(int signo, siginfo_t *info, void *context) {
     (void)context;
@@ -34,7 +49,7 @@ static void on_sigbus(int signo, siginfo_t *info, void *context) {
             break;
         }
     }
-    signal(signo, SIG_DFL);  // not ours: let the re-executed access crash as it would have
+    chain(signo, info, context);
 }
 
 static void install_once(void) {
@@ -44,7 +59,7 @@ static void install_once(void) {
     action.sa_sigaction = on_sigbus;
     action.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&action.sa_mask);
-    sigaction(SIGBUS, &action, NULL);
+    sigaction(SIGBUS, &action, &previous);
 }
 
 void CSysGuard_install(void) { pthread_once(&once, install_once); }

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import CSysGuard
 @testable import Sluice
 #if canImport(Glibc)
@@ -269,6 +270,44 @@ final class ErrorTests: XCTestCase {
         madvise(mapped, 3 * 4096, MADV_DONTNEED)
         XCTAssertEqual(mapped.load(fromByteOffset: 2 * 4096 + 5, as: UInt8.self), 0)
         XCTAssertEqual(CSysGuard_faults(slot), 1)
+    }
+
+    /// A host program's own SIGBUS handler still runs, once an engine has run, for a fault outside Sluice's
+    /// mappings: the guard hands it on rather than restoring the default action. Checked in a fresh test process
+    /// (this test, run again with `SLUICE_SIGBUS_PROBE` set), where no engine ran before the host's handler was set.
+    func testSigbusOutsideSluiceMappingsReachesTheHostHandler() throws {
+        if let dir = getenv("SLUICE_SIGBUS_PROBE").map({ String(cString: $0) }) { Self.sigbusProbe(dir) }
+        let dir = Fixture.directory()
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLUICE_SIGBUS_PROBE"] = dir
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        probe.arguments = ["SluiceTests.ErrorTests/testSigbusOutsideSluiceMappingsReachesTheHostHandler"]
+        probe.environment = environment
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        probe.waitUntilExit()
+        // 42 from the host's handler; a SIGBUS death (uncaughtSignal) when the guard restored the default.
+        XCTAssertEqual(probe.terminationReason, .exit)
+        XCTAssertEqual(probe.terminationStatus, 42)
+    }
+
+    /// The probe process: sets its own SIGBUS handler (exit 42), runs an engine, then faults in a mapping of its
+    /// own; exits 1 if the fault never came.
+    private static func sigbusProbe(_ dir: String) -> Never {
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { _, _, _ in _exit(42) }
+        action.sa_flags = SA_SIGINFO
+        sigaction(SIGBUS, &action, nil)
+        let log = Fixture.write(Array("1.1.1.1 - - [d] \"GET /a HTTP/1.0\" 200 10\n".utf8), to: dir + "/log")
+        _ = try? Engine(query: Query(operation: .count(by: nil))).run([.file(log)])
+        let path = Fixture.write([UInt8](repeating: 65, count: 2 * 4096), to: dir + "/host")
+        let fd = open(path, O_RDWR)
+        let mapped = mmap(nil, 2 * 4096, PROT_READ, MAP_SHARED, fd, 0)!
+        ftruncate(fd, 0)
+        _ = mapped.load(fromByteOffset: 4096, as: UInt8.self)
+        _exit(1)
     }
 
     /// A file that shrinks while a window is being read: what was read past its new end (zeros: faulting pages

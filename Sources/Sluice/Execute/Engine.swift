@@ -14,6 +14,9 @@ import Glibc
 /// The engine never prints: ordered output goes to the `output` closure, and errors are returned in the report
 /// (per input, the first line a pattern gave up on and the error that ended it), after the other inputs have
 /// still been processed. Only `strict` stops a run early.
+///
+/// The first `run` in a process installs a SIGBUS handler that keeps a file truncated while it is mapped from
+/// killing the process; every SIGBUS outside Sluice's own mappings goes on to the action installed before it.
 public final class Engine {
     /// The query as given.
     public let query: Query

@@ -602,9 +602,14 @@ extension TransportTests {
     }
 
     /// An input cut short delivers every line decoded before the fault, then throws its error, and the next
-    /// input is still read: for a small gzip file the whole of it is decoded by one read.
+    /// input is still read: for a small gzip file the whole of it is decoded by one read; a larger one is decoded
+    /// block by block. The fragment of the line the fault cut is no line (the engine does not read it either).
     func testStoredLinesDeliverTheLinesBeforeAFault() async throws {
-        let text = Fixture.log(size: 30_000, seed: 8)
+        for size in [30_000, 400_000] { try await storedLinesBeforeAFault(size: size) }
+    }
+
+    private func storedLinesBeforeAFault(size: Int) async throws {
+        let text = Fixture.log(size: size, seed: 8)
         let dir = Fixture.directory()
         let packed = Fixture.gzip(text)
         let cut = Fixture.write(Array(packed[..<(packed.count * 4 / 5)]), to: dir + "/cut.gz")
@@ -628,6 +633,7 @@ extension TransportTests {
         }
         XCTAssertEqual(thrown?.code, .truncatedGzip)
         XCTAssertEqual(thrown?.path, cut)
+        XCTAssertEqual(thrown?.message, engine.error?.message)
         XCTAssertEqual(lines.count, decodedLines + 1)
         XCTAssertTrue(Array(lines.prefix(decodedLines)) == expected, "the lines before the fault differ")
         XCTAssertEqual(lines.last, Array("last line".utf8))

@@ -123,10 +123,12 @@ final class StoredLineReader: @unchecked Sendable {
             var lines = [FollowedLine]()
             split(block.bytes, into: &lines)
             if !more {
-                if !carry.isEmpty && !discarding {
+                if let error = stream!.error {
+                    // A decoder that failed mid-line left a fragment of that line: it is not a line.
+                    pendingFailure = error.droppingUnfinishedLine(discarding ? 0 : carry.count)
+                } else if !carry.isEmpty && !discarding {
                     lines.append(FollowedLine(path: path, bytes: carry, line: lineNumber + 1))
                 }
-                pendingFailure = stream!.error
                 closeInput()
             }
             if !lines.isEmpty { return lines }

@@ -53,7 +53,7 @@ struct SendCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "With --retry, give up after this many reconnection attempts in a row.")
     var retryLimit: Int?
 
-    @Option(parsing: .unconditional, help: "Seconds the receiver may acknowledge nothing while records wait before the connection counts as lost (default 60; 0 waits as long as it takes, for a receiver whose output may be paused, as in `sluice receive | less`).")
+    @Option(parsing: .unconditional, help: "Seconds the receiver may acknowledge nothing while records wait before the connection counts as lost (0 waits as long as it takes, for a receiver whose output may be paused, as in `sluice receive | less`).")
     var ackTimeout: Double = 60
 
     @Flag(help: "Report connections and the final count on standard error.")
@@ -84,7 +84,8 @@ struct SendCommand: ParsableCommand {
         SignalTrap.install(token)
         var options = SenderOptions(retry: retry)
         options.maxRetries = retryLimit
-        options.ackTimeout = ackTimeout == 0 ? UInt64.max / 4 : UInt64(ackTimeout * 1e9)
+        // 0, or more nanoseconds than UInt64 holds (about 585 years), waits as long as it takes.
+        options.ackTimeout = ackTimeout == 0 || ackTimeout * 1e9 >= 0x1p64 ? UInt64.max : UInt64(ackTimeout * 1e9)
         options.shutdown = follow ? nil : token
         let verbose = self.verbose, retry = self.retry
         let left = LeftOutTally()

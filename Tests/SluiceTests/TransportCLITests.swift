@@ -210,6 +210,19 @@ final class TransportCLITests: XCTestCase {
         XCTAssertEqual(sender.wait(timeout: 10), 2, sender.stderr)
         XCTAssertEqual(sender.stderr, "\(listener.address): no acknowledgement from the receiver for 500 ms: 0 of 3 records acknowledged\n")
         listener.close()
+        // A timeout of centuries waits too: it crashed converting to nanoseconds (1e300), or wrapped to a deadline
+        // already passed and failed at once (18446744000 s).
+        for timeout in ["18446744000", "1e300"] {
+            let listener = try TCPListener(listeningOn: TransportTests.loopback)
+            _ = TransportTests.silentReceiver(listener, greeting: greetings[0])
+            let sender = LiveProcess(["send", listener.address.description, path, "--ack-timeout", timeout])
+            usleep(500_000)
+            XCTAssertFalse(sender.hasExited, "--ack-timeout \(timeout): \(sender.stderr)")
+            sender.signal(SIGTERM)
+            XCTAssertEqual(sender.wait(timeout: 5), 2, sender.stderr)
+            XCTAssertEqual(sender.stderr, "\(listener.address): interrupted: 0 of 3 records acknowledged\n")
+            listener.close()
+        }
     }
 
     func testRetryResendsWhatWasNotAcknowledgedToARestartedReceiver() throws {

@@ -28,8 +28,8 @@ public struct SenderOptions: Sendable {
     /// Frames sent and not yet acknowledged before the sender waits for acknowledgements (flow control; default
     /// 32). Also bounds what a retry sends again (framed anew, within the new receiver's limit).
     public var window = 32
-    /// While records are sent and not acknowledged, the receiver must acknowledge more of them within this time
-    /// (default 60 s), or the connection counts as lost (`.connectionLost`; with `retry` it is made again).
+    /// While records are sent and not acknowledged, the receiver must acknowledge more of them within this many
+    /// nanoseconds (default 60 s; `UInt64.max` never times out), or the connection counts as lost (`.connectionLost`; with `retry` it is made again).
     public var ackTimeout: UInt64 = 60_000_000_000
     /// Stops the send when triggered, whatever it is waiting for (connecting, the receiver, acknowledgements, a
     /// reconnection): it throws `.connectionLost` ("interrupted") saying how many records were acknowledged.
@@ -248,7 +248,8 @@ public final class RecordSender: Sendable {
     private func watch(_ acks: AckBox) async throws {
         while true {
             let waitingSince = acks.waitingSince
-            let deadline = (waitingSince ?? monotonicNanoseconds()) &+ options.ackTimeout
+            let (sum, beyond) = (waitingSince ?? monotonicNanoseconds()).addingReportingOverflow(options.ackTimeout)
+            let deadline = beyond ? UInt64.max : sum  // a timeout of centuries never wraps to a passed deadline
             if waitingSince != nil && monotonicNanoseconds() >= deadline {
                 throw SluiceError(.connectionLost, path: address.description,
                                   "no acknowledgement from the receiver for \(options.ackTimeout / 1_000_000) ms")

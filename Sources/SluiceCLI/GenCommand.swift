@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -58,6 +59,11 @@ struct GenCommand: ParsableCommand {
     var output: String?
 
     func run() throws {
+        // Interrupted: the files being written are removed, not left half written.
+        SignalTrap.install {
+            OutputFile.removeTemporaries()
+            _exit(130)
+        }
         do {
             try generate()
         } catch let error as SluiceError {
@@ -218,24 +224,38 @@ struct GenCommand: ParsableCommand {
 /// Thrown by the standard-output sink when the reader has closed the pipe.
 private struct BrokenPipe: Error {}
 
-/// A file descriptor written with `write(2)`, retrying short writes and EINTR.
+/// A file descriptor written with `write(2)`, retrying short writes and EINTR. A regular file (or a new one) is
+/// written under a temporary name beside it and renamed into place by `sync()`, so that a run that fails or is
+/// interrupted leaves no partial file that looks finished (`make demo` keeps files that exist); a FIFO, device or
+/// symlink named by the path is written in place.
 private final class OutputFile {
     let path: String
     let descriptor: Int32
     private let owned: Bool
+    /// The temporary name written to, renamed to `path` by `sync()`; nil when writing in place.
+    private let temporary: String?
 
     init(path: String) throws {
-        let fd = PathBytes.withCString(path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        var info = stat()
+        let exists = PathBytes.withCString(path) { lstat($0, &info) } == 0
+        let inPlace = exists && (info.st_mode & S_IFMT) != S_IFREG
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let temporary = inPlace ? nil : String(path[..<slash]) + "." + String(path[slash...]) + ".partial-\(getpid())"
+        let fd = PathBytes.withCString(temporary ?? path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
         self.path = path
+        self.temporary = temporary
         descriptor = fd
         owned = true
+        // An interrupted run removes its temporary file on the way out.
+        if let temporary { OutputFile.cleanup.withLock { $0.insert(temporary) } }
     }
 
     init(standardOutput: Void) {
         path = "standard output"
         descriptor = 1
         owned = false
+        temporary = nil
     }
 
     func send(_ bytes: UnsafeRawBufferPointer) throws {
@@ -246,7 +266,7 @@ private final class OutputFile {
             if written < 0 {
                 if errno == EINTR { continue }
                 if errno == EPIPE && !owned { throw BrokenPipe() }
-                throw SluiceError(.io, path: path, String(cString: strerror(errno)))
+                throw SluiceError(.io, path: path, "write failed: " + String(cString: strerror(errno)))
             }
             offset += written
         }
@@ -254,15 +274,46 @@ private final class OutputFile {
 
     private var closed = false
 
-    /// Closes the file, reporting a failed close (for example a full disk on NFS) as an error.
+    /// Closes the file, reporting a failed close (for example a full disk on NFS) as an error, and renames the
+    /// temporary file into place.
     func sync() throws {
         guard owned && !closed else { return }
         closed = true
-        if close(descriptor) != 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+        if close(descriptor) != 0 {
+            let message = String(cString: strerror(errno))
+            discardTemporary()
+            throw SluiceError(.io, path: path, message)
+        }
+        guard let temporary else { return }
+        let renamed = PathBytes.withCString(temporary) { from in PathBytes.withCString(path) { rename(from, $0) } }
+        if renamed != 0 {
+            let message = String(cString: strerror(errno))
+            discardTemporary()
+            throw SluiceError(.io, path: path, message)
+        }
+        OutputFile.cleanup.withLock { _ = $0.remove(temporary) }
     }
 
-    /// Closes the file if `sync()` has not, ignoring errors (for error paths).
+    /// Closes the file if `sync()` has not, ignoring errors, and removes the temporary file (for error paths).
     func closeQuietly() {
-        if owned && !closed { closed = true; _ = close(descriptor) }
+        if owned && !closed {
+            closed = true
+            _ = close(descriptor)
+            discardTemporary()
+        }
+    }
+
+    private func discardTemporary() {
+        guard let temporary else { return }
+        _ = PathBytes.withCString(temporary) { unlink($0) }
+        OutputFile.cleanup.withLock { _ = $0.remove(temporary) }
+    }
+
+    /// Temporary files being written, removed by `removeTemporaries` when a signal ends the run.
+    static let cleanup = Mutex<Set<String>>([])
+
+    /// Removes the temporary files still being written.
+    static func removeTemporaries() {
+        for temporary in cleanup.withLock({ $0 }) { _ = PathBytes.withCString(temporary) { unlink($0) } }
     }
 }

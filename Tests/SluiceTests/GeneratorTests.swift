@@ -500,6 +500,32 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(sluice(["gen", "--repeat", folder, "0"]).stderr, "\(folder): is a directory\n")
     }
 
+    /// A file appears under its name only once it is whole: an interrupted run (or one that fails) leaves neither
+    /// a partial file that a later `make demo` would take as done nor its temporary; output that cannot be
+    /// written says so as the query commands do.
+    func testOutputFilesAppearOnlyWhenComplete() throws {
+        let folder = Fixture.directory()
+        let target = folder + "/big.log.bz2"
+        let run = LiveProcess(["gen", "--size", "2G", "--bzip2", "-o", target])
+        let started = LiveFixture.waitUntil(timeout: 20) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.hasPrefix(".big.log.bz2.partial-") }
+        }
+        XCTAssertTrue(started, "no temporary file")
+        run.signal(SIGINT)
+        XCTAssertEqual(run.wait(timeout: 10), 130)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [])
+        // A complete run replaces an existing file; --files writes each file the same way.
+        Fixture.write(Array("old\n".utf8), to: folder + "/a.log")
+        XCTAssertEqual(sluice(["gen", "--size", "10K", "-o", folder + "/a.log"]).status, 0)
+        XCTAssertEqual(sluice(["gen", "--size", "10K", "--files", "2", "-o", folder + "/many"]).status, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["a.log", "many"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/many").sorted(), ["log-00000", "log-00001"])
+        XCTAssertEqual(Fixture.read(folder + "/a.log").count, try XCTUnwrap(sluice(["gen", "--size", "10K"]).stdoutBytes.count))
+        let err = folder + "/err"
+        XCTAssertEqual(system("'\(Fixture.binary)' gen --size 1M > /dev/full 2> '\(err)'") >> 8, 2)
+        XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self), "standard output: write failed: No space left on device\n")
+    }
+
     func testDerivedSeedsDifferPerIndex() {
         let seeds = (0..<1000).map { LogGenerator.derivedSeed(7, index: $0) }
         XCTAssertEqual(Set(seeds).count, 1000)

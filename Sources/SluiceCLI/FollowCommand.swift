@@ -98,7 +98,7 @@ struct FollowCommand: ParsableCommand {
             Output.standard.flush()
             return 0
         }
-        let reported = LiveMessages.report(tally.counts)
+        let reported = LiveMessages.report(tally.counts, firstToldAlready: true)
         if status != 0 || reported != 0 { throw ExitCode(status != 0 ? status : reported) }
         // A file that could not be read (a directory, a FIFO, no permission) makes the status 2, as in the query commands.
         if FollowCommand.unreadableSeen.load(ordering: .relaxed) { throw ExitCode(2) }
@@ -157,20 +157,26 @@ enum LiveMessages {
         let location = RejectTally.Location(line)
         switch rejection {
         case .malformed: self.line("\(location): malformed line skipped (the total is printed at exit)")
-        case .patternFailed(let message): self.line("\(location): regex gave up: \(message)")
+        case .patternFailed(let message): self.line("\(location): regex gave up: \(message) (the total is printed at exit)")
         }
     }
 
     /// Prints a `RejectTally`'s counts as the query commands report theirs: `N malformed lines skipped (first at
     /// path:line)`, and for lines a pattern gave up on, the first as `path:line: regex gave up: message` with the
-    /// number of such lines. Returns 2 when a pattern gave up on any line, 0 otherwise.
-    static func report(_ counts: RejectTally.Counts) -> Int32 {
+    /// number of such lines; or, when `firstToldAlready` (follow tells the first of each kind as it arrives), as
+    /// a total: `regex gave up on N lines (first at path, byte N: message)`. Returns 2 when a pattern gave up on
+    /// any line, 0 otherwise.
+    static func report(_ counts: RejectTally.Counts, firstToldAlready: Bool = false) -> Int32 {
         if let first = counts.firstMalformed {
             line("\(counts.malformed) malformed \(counts.malformed == 1 ? "line" : "lines") skipped (first at \(first))")
         }
         guard let first = counts.firstFailure, let message = counts.failureMessage else { return 0 }
-        let lines = counts.failures == 1 ? "" : " (\(counts.failures) lines)"
-        line("\(first): regex gave up: \(message)\(lines)")
+        let lines = counts.failures == 1 ? "line" : "lines"
+        if firstToldAlready {
+            line("regex gave up on \(counts.failures) \(lines) (first at \(first): \(message))")
+        } else {
+            line("\(first): regex gave up: \(message)\(counts.failures == 1 ? "" : " (\(counts.failures) lines)")")
+        }
         return 2
     }
 

@@ -40,6 +40,20 @@ final class LiveCLITests: XCTestCase {
         XCTAssertTrue(follower.stderr.hasSuffix("1 malformed line skipped (first at \(path), byte \(offset))\n"), follower.stderr)
     }
 
+    /// A line a pattern gives up on is told once as it arrives and once as a total at exit (it was told twice in
+    /// the same words, which read as two lines), and the exit status is 2.
+    func testFollowerReportsLinesAPatternGaveUpOn() throws {
+        let path = Fixture.directory() + "/catastrophic.log"
+        Fixture.write(Array((String(repeating: "a", count: 40) + "b\nok\n").utf8), to: path)
+        let follower = LiveProcess(["follow", "--from-start", path, "--grep", "(a+)+$|^ok"])
+        XCTAssertTrue(follower.waitForLines(1))
+        follower.signal(SIGTERM)
+        XCTAssertEqual(follower.wait(), 2, follower.stderr)
+        XCTAssertEqual(follower.stdoutLines, ["ok"])
+        XCTAssertEqual(follower.stderr, "\(path), byte 0: regex gave up: match limit exceeded (the total is printed at exit)\n"
+                                        + "regex gave up on 1 line (first at \(path), byte 0: match limit exceeded)\n")
+    }
+
     /// One SIGTERM delivered twice within moments (`timeout` sends it to the child and to its process group) is
     /// one request to stop: the follower still exits 0 with its summary, where the second delivery made it exit
     /// 130 at once without it.

@@ -23,7 +23,7 @@ struct ReceiveCommand: ParsableCommand {
     @Flag(help: "Print each record as a JSON object of its named fields instead of the original line.")
     var json = false
 
-    @Option(help: "Largest frame accepted, in bytes (K and M suffixes; 4K to 4M).")
+    @Option(parsing: .unconditional, help: "Largest frame accepted, in bytes (K and M suffixes; 4K to 4M).")
     var maxFrame: String = "4M"
 
     @Flag(help: "Report connections as they open and close on standard error.")

@@ -22,13 +22,13 @@ struct SimulateCommand: ParsableCommand {
     @Argument(help: "The log file to write (appended to if it exists).")
     var output: String
 
-    @Option(help: "Lines per second: N or N/s.")
+    @Option(parsing: .unconditional, help: "Lines per second: N or N/s.")
     var rate: String = "10/s"
 
     @Option(help: "Line format: common or combined.")
     var format: String = "common"
 
-    @Option(help: "Rotate once the file holds at least this many bytes (K, M, G suffixes).")
+    @Option(parsing: .unconditional, help: "Rotate once the file holds at least this many bytes (K, M, G suffixes).")
     var rotateEvery: String?
 
     @Flag(help: "Rotate by copying to OUT.1 and truncating OUT in place, instead of renaming.")

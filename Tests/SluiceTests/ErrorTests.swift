@@ -77,6 +77,10 @@ final class ErrorTests: XCTestCase {
             (["grep", "-c", ".", "--strict", path], "Error: --strict and --format apply to records"),
             (["grep", "-c", ".", "--format", "combined", path], "Error: --strict and --format apply to records"),
             (["simulate", dir + "/s", "--lines", "-1"], "Error: --lines must be at least 0, got -1\nUsage: sluice simulate"),
+            // Negative numbers are values, not options ("Missing value for '--rate <rate>'").
+            (["simulate", dir + "/s", "--rate", "-5"], "Error: bad --rate '-5' (expected N or N/s with N > 0)"),
+            (["simulate", dir + "/s", "--rotate-every", "-1"], "Error: bad --rotate-every '-1'"),
+            (["receive", "--listen", ":0", "--max-frame", "-4K"], "--max-frame: expected a byte count such as"),
             (["simulate", dir + "/s", "--duration", "nan"], "Error: --duration must be a number of seconds ≥ 0, got nan"),
             (["simulate", dir + "/s", "--format", "xyz"], "Error: bad --format 'xyz' (common or combined)\nUsage: sluice simulate"),
             (["send", ":1", "--retry-limit", "-1", path], "Error: --retry-limit needs --retry"),

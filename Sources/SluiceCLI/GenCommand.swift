@@ -248,7 +248,7 @@ private final class OutputFile {
         descriptor = fd
         owned = true
         // An interrupted run removes its temporary file on the way out.
-        if let temporary { OutputFile.cleanup.withLock { $0.insert(temporary) } }
+        if let temporary { OutputFile.cleanup.withLock { _ = $0.insert(temporary) } }
     }
 
     init(standardOutput: Void) {

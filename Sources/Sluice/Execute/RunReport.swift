@@ -20,6 +20,12 @@ public enum Answer: Sendable, Equatable {
         public var value: [UInt8]
         /// The number of selected records with that value.
         public var count: Int64
+
+        /// An entry of `count` records with `value`, to compare an answer with.
+        public init(value: [UInt8], count: Int64) {
+            self.value = value
+            self.count = count
+        }
     }
 }
 

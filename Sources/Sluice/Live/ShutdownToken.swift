@@ -6,8 +6,10 @@ import Synchronization
 /// There are two ways to stop a live sequence, and both end it promptly and release its descriptors and watches:
 /// - cancel the task that consumes it (the tutorial's `genshutdown`, `close()` on a generator): the pending
 ///   `next()` returns `nil`;
-/// - trigger a `ShutdownToken` it was given, from any thread or task, for example a signal handler: the
-///   pending and every later `next()` return `nil`.
+/// - trigger a `ShutdownToken` it was given, from any thread or task: the pending and every later `next()`
+///   return `nil`. `trigger()` takes a lock and runs handlers, so it is not async-signal-safe: to stop on a
+///   signal, trigger it from a `DispatchSource` signal source (as the `sluice` CLI does), not a `sigaction`
+///   handler.
 ///
 /// Triggering is idempotent and cannot be undone.
 public final class ShutdownToken: Sendable {

@@ -13,7 +13,8 @@ public enum RecordFormat: Sendable, Equatable {
     /// Whitespace-separated fields `$1`...`$N`, as awk splits them. Every line is a record.
     case fields
 
-    /// Parses `common`, `combined`, `auto`, `fields` or `regex:PCRE`.
+    /// Parses `common`, `combined`, `auto`, `fields` or `regex:PCRE`; throws `.invalidArgument` for anything
+    /// else. A `regex:` pattern is not compiled here: `validate()` and `Engine.init` report an invalid one.
     public init(parsing text: String) throws {
         switch text {
         case "common": self = .common

@@ -76,8 +76,9 @@ public struct BytesColumn: Sequence {
     }
 
     /// A general reduction over a mergeable state; the rules of `Records.reduce(into:_:merge:)` apply.
-    public func reduce<State>(into initial: State, _ update: @escaping (inout State, Int) -> Void,
-                              merge: @escaping (inout State, State) -> Void) throws -> State {
+    public func reduce<State: Sendable>(into initial: State,
+                                        _ update: @escaping @Sendable (inout State, Int) -> Void,
+                                        merge: @escaping @Sendable (inout State, State) -> Void) throws -> State {
         if let options = lines.parallelOptions, var compiled = lines.compile(.count(by: nil)) {
             let aggregate = CustomAggregate(splitsFields: false) {
                 ReduceSink<Int, State>(initial, extract: BytesColumn.value, update: update, merge: merge)

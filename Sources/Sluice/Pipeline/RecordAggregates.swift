@@ -76,9 +76,11 @@ extension Records {
     /// the records into it with `update`; the workers' states are then combined with `merge`. So `initial`
     /// must be an identity of `merge`, and `merge` must be associative and commutative: records reach the
     /// workers in no particular order. Run in parallel, `update` and `merge` are called from several threads
-    /// at once, each on its own state; they must not touch shared mutable state.
-    public func reduce<State>(into initial: State, _ update: @escaping (inout State, AccessRecord) -> Void,
-                              merge: @escaping (inout State, State) -> Void) throws -> State {
+    /// at once, each on its own state; they must not touch shared mutable state (they are `@Sendable`, so the
+    /// compiler refuses a closure that captures a `var`).
+    public func reduce<State: Sendable>(into initial: State,
+                                        _ update: @escaping @Sendable (inout State, AccessRecord) -> Void,
+                                        merge: @escaping @Sendable (inout State, State) -> Void) throws -> State {
         let aggregate = CustomAggregate {
             ReduceSink<AccessRecord, State>(initial, extract: { AccessRecord($0) }, update: update, merge: merge)
         }

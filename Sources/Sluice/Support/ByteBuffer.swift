@@ -4,7 +4,7 @@ import Glibc
 
 /// A growable, heap-allocated byte buffer with reference semantics and no copy-on-write checks, used for
 /// ordered output and for decoded blocks. Not thread-safe: each buffer has one writer at a time.
-public final class ByteBuffer: @unchecked Sendable {
+public final class ByteBuffer {
     /// Start of the storage; valid until the next append that grows the buffer.
     @exclusivity(unchecked) public private(set) var base: UnsafeMutablePointer<UInt8>
     /// Number of valid bytes, the first `count` at `base`; one who sets it keeps it within `capacity` and counts

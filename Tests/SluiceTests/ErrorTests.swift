@@ -97,6 +97,37 @@ final class ErrorTests: XCTestCase {
 
     /// Options a library caller sets out of range are brought within the engine's limits rather than
     /// allocating a worker per requested thread or overflowing a window's end.
+    /// A run whose shutdown token is triggered stops at the next piece of input and throws `.cancelled`, with
+    /// what it found in `interruptedRun`; the engine then runs again from nothing.
+    func testAShutdownTokenStopsARun() throws {
+        let text = Fixture.log(size: 8 << 20, seed: 3)
+        let dir = Fixture.directory()
+        try shutdownStopsARun(Fixture.write(text, to: dir + "/big.log"))
+        try shutdownStopsARun(Fixture.write(Fixture.gzip(text), to: dir + "/big.log.gz"))
+    }
+
+    private func shutdownStopsARun(_ log: String) throws {
+        let engine = try Engine(query: Query(operation: .grep("GET", countOnly: false)),
+                                options: ExecutionOptions(threads: 2, chunkSize: 64 << 10, windowSize: 1 << 20))
+        let early = ShutdownToken()
+        early.trigger()
+        XCTAssertThrowsError(try engine.run([.file(log)], shutdown: early)) { error in
+            XCTAssertEqual(error as? SluiceError, SluiceError(.cancelled, path: log, "run stopped by its shutdown token"))
+        }
+        XCTAssertEqual(engine.interruptedRun?.inputs[0].lines, 0)
+        // Triggered from the output closure, as another thread would: the rest of the file is not read.
+        let token = ShutdownToken()
+        XCTAssertThrowsError(try engine.run([.file(log)], shutdown: token) { _ in token.trigger() }) { error in
+            XCTAssertEqual((error as? SluiceError)?.code, .cancelled)
+        }
+        let partial = try XCTUnwrap(engine.interruptedRun).inputs[0].lines
+        let whole = try engine.run([.file(log)]).inputs[0].lines
+        XCTAssertGreaterThan(partial, 0)
+        XCTAssertLessThan(partial, whole / 2)
+        XCTAssertNil(engine.interruptedRun)
+        XCTAssertEqual(try engine.run([.file(log)], shutdown: ShutdownToken()).inputs[0].lines, whole)
+    }
+
     func testOutOfRangeExecutionOptionsAreBroughtWithinLimits() throws {
         let dir = Fixture.directory()
         let path = Fixture.write(Array((good + good).utf8), to: dir + "/ok")

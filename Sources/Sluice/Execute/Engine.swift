@@ -32,7 +32,13 @@ public final class Engine {
     /// still report the other inputs' problems: every input's tally, errors included, and the malformed lines.
     /// Its answer is `.streamed`, since the run gave none. nil after a run that returned.
     public private(set) var interruptedRun: RunReport?
-    private var stopped = false
+    /// Set by a strict run at its first malformed line.
+    private var strictStop = false
+    /// The current run's shutdown token.
+    private var shutdown: ShutdownToken?
+    /// True once a strict run met its first malformed line or the run's shutdown token was triggered: reading
+    /// stops at the next piece.
+    private var stopped: Bool { strictStop || shutdown?.isTriggered == true }
     private var output: (UnsafeRawBufferPointer) -> Void = { _ in }
     private let wantsOutput: Bool
     /// Output buffers of the last batch, handed to the next: a fresh megabyte per chunk would be faulted in and
@@ -56,18 +62,25 @@ public final class Engine {
     }
 
     /// Processes `inputs` in order. Lines for grep and select are passed to `output` in input order, in pieces
-    /// whose bytes are valid only during the call.
+    /// whose bytes are valid only during the call. Triggering `shutdown` (from another thread or task) stops the
+    /// run at the next piece of input, within milliseconds unless it waits for a pipe to deliver data: it then
+    /// throws `.cancelled`, and `interruptedRun` holds what was found.
     /// With `strict`, the first malformed line throws `.malformedLine`; a `sum` that leaves the 64-bit range
     /// throws `.numericOverflow` once every input was read (see `interruptedRun` for what was found); any other
     /// problem with an input is recorded in that input's tally and the run goes on.
-    public func run(_ inputs: [InputSpec], output: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws -> RunReport {
+    public func run(_ inputs: [InputSpec], shutdown: ShutdownToken? = nil,
+                    output: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws -> RunReport {
         self.output = output
-        defer { spareOutputs = [] }
+        self.shutdown = shutdown
+        defer {
+            spareOutputs = []
+            self.shutdown = nil
+        }
         tallies = inputs.map { InputTally(path: $0.path) }
         malformed = 0
         firstMalformed = nil
         interruptedRun = nil
-        stopped = false
+        strictStop = false
         CSysGuard_install()
         var index = 0
         while index < inputs.count && !stopped {
@@ -82,6 +95,13 @@ public final class Engine {
         for index in tallies.indices where tallies[index].linesGivenUp > 1 {
             let count = tallies[index].linesGivenUp
             tallies[index].gaveUp?.message += " (on \(count) lines, each counted as no match; this is the first)"
+        }
+        if let shutdown, shutdown.isTriggered {
+            for processor in processors { processor.reset() }
+            interruptedRun = RunReport(answer: .streamed, inputs: tallies, malformed: malformed, firstMalformed: firstMalformed)
+            // Named after the last input reading had reached.
+            let path = inputs.isEmpty ? "" : inputs[max(0, min(index, inputs.count) - 1)].path
+            throw SluiceError(.cancelled, path: path, "run stopped by its shutdown token")
         }
         if query.strict, let first = firstMalformed {
             for processor in processors { processor.reset() }  // the next run starts from nothing
@@ -446,14 +466,17 @@ public final class Engine {
         let blockSize = max(options.chunkSize, 1 << 20) * 4
         let gzip = options.gzipDecoder
         let maxLineLength = options.maxLineLength
+        let shutdown = self.shutdown
         if wantsOutput { giveOutputBuffers(items) }
         if workers == 1 {
-            for item in items { Engine.perform(item, processors[0], blockSize, gzip, maxLineLength) }
+            for item in items where shutdown?.isTriggered != true {
+                Engine.perform(item, processors[0], blockSize, gzip, maxLineLength)
+            }
         } else {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 while true {
                     let claimed = next.add(1, ordering: .relaxed).oldValue
-                    if claimed >= items.count { break }
+                    if claimed >= items.count || shutdown?.isTriggered == true { break }
                     Engine.perform(items[claimed], processors[worker], blockSize, gzip, maxLineLength)
                 }
             }
@@ -524,7 +547,7 @@ public final class Engine {
             tally.malformed += report.malformed
             if firstMalformed == nil {
                 firstMalformed = (path, tally.lines + report.firstMalformed + 1)
-                if query.strict { stopped = true }
+                if query.strict { strictStop = true }
             }
         }
         if let failure = report.failure, tally.gaveUp == nil {
@@ -538,7 +561,7 @@ public final class Engine {
         tallies[item.input] = tally
         if let buffer = report.output, buffer.count > 0 {
             // A strict run ends at its first malformed line: of that chunk, only what came before it prints.
-            let count = stopped ? report.outputBeforeMalformed : buffer.count
+            let count = strictStop ? report.outputBeforeMalformed : buffer.count
             if count > 0 { output(UnsafeRawBufferPointer(rebasing: buffer.bytes[..<count])) }
         }
     }

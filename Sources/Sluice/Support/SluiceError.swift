@@ -41,6 +41,8 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
         case connectionLost
         /// Transport: the peer broke the wire protocol (bad handshake, malformed or oversized frame).
         case protocolViolation
+        /// A run stopped by its shutdown token before it was done (`Engine.run(_:shutdown:output:)`).
+        case cancelled
     }
 
     /// The kind of error, for a caller to match on.

@@ -94,13 +94,16 @@ final class LineProcessor {
         // The table counts each key one record late (`addSoon`); the last one is counted before the chunk goes.
         defer { state.table?.flush() }
         if let grep {
+            // Read once per piece: binding it from the report on every line cost a retain and a release.
+            let output = report.output
+            let prefilter = self.prefilter, filtered = !conditions.isEmpty
             searchLines(grep, base, start, end, &report) { lineStart, lineEnd, line, report in
                 // `--grep` and `--where` narrow grep's lines as they narrow any command's records.
                 guard prefilter.map({ matches($0, base, lineStart, lineEnd, line, &report) }) ?? true,
-                      conditions.isEmpty || parse(base, lineStart, lineEnd, line, &report) && passes(line, &report)
+                      !filtered || parse(base, lineStart, lineEnd, line, &report) && passes(line, &report)
                 else { return }
                 report.selected += 1
-                if let output = report.output {
+                if let output {
                     // The line with its own newline in one copy; the last line of the input may have none.
                     if lineEnd < end {
                         output.append(base + lineStart, lineEnd + 1 - lineStart)

@@ -137,6 +137,41 @@ final class InvarianceTests: XCTestCase {
         }
     }
 
+    /// max and min of values equal as numbers but spelled differently (7, 007), and of companions likewise: the
+    /// answer does not depend on which record a worker met first. It did: the spelling the first worker's state
+    /// held won, so `max user` printed 7 or 007 from one run to the next.
+    func testTiesSpelledDifferentlyDoNotDependOnTheSchedule() throws {
+        let line = { (user: String, bytes: String) in "h - \(user) [d] \"GET / HTTP/1.0\" 200 \(bytes)\n" }
+        // Offered in either order, one state keeps the same record.
+        for isMax in [true, false] {
+            let records = [("7", "5"), ("007", "5"), ("7", "05"), ("0007", "005")]
+            var kept = Set<String>()
+            for order in [records, records.reversed(), [records[2], records[0], records[3], records[1]]] {
+                let extreme = Extreme(isMax: isMax)
+                for (value, with) in order {
+                    let v = Array(value.utf8), w = Array(with.utf8)
+                    extreme.offer(integer: Int64(value), v, 0, v.count, with: Int64(with), w, 0, w.count)
+                }
+                kept.insert(String(decoding: extreme.value.array + [32] + extreme.with.array, as: UTF8.self))
+            }
+            XCTAssertEqual(kept, [isMax ? "7 5" : "0007 005"])
+        }
+        // Through the engine: the two spellings in different files and chunks, on every schedule.
+        let dir = Fixture.directory()
+        let filler = String(repeating: line("zz", "5"), count: 20_000)
+        Fixture.write(Array((filler + line("7", "9")).utf8), to: dir + "/a")
+        Fixture.write(Array((filler + line("007", "9")).utf8), to: dir + "/b")
+        let (inputs, _) = InputFinder.expand([dir])
+        for (isMax, expected) in [(true, "7"), (false, "007")] {
+            let query = Query(conditions: ["user!=zz"], operation: .extreme("user", with: "bytes", isMax: isMax))
+            for options in Fixture.schedules {
+                let answer = try Fixture.run(query, inputs.map(\.path), options: options).report.answer
+                XCTAssertEqual(answer, .extreme(value: Array(expected.utf8), with: Array("9".utf8)),
+                               "isMax \(isMax) \(options)")
+            }
+        }
+    }
+
     func testOverlongLinesAreSkippedAndCounted() throws {
         let dir = Fixture.directory()
         let line = Array("1.1.1.1 - - [d] \"GET /x HTTP/1.0\" 200 10\n".utf8)

@@ -52,7 +52,9 @@ final class AggregateState {
 
 /// The greatest (or least) value seen, with its companion field. Integers compare as numbers and sort before
 /// non-integers, which compare bytewise; ties on value go to the greater (max) or lesser (min) companion, compared
-/// the same way (so `max request --with bytes` prefers 10 to 9, as Python's `max((request, bytes))` does).
+/// the same way (so `max request --with bytes` prefers 10 to 9, as Python's `max((request, bytes))` does). Values
+/// and companions equal as numbers but spelled differently (7, 007) are then ordered by their bytes, so the order
+/// is total and the merged answer the same for every schedule.
 final class Extreme {
     let isMax: Bool
     private(set) var hasValue = false
@@ -76,6 +78,10 @@ final class Extreme {
                 order = Extreme.order(withCandidate, withBase + withStart, withEnd - withStart,
                                       withIsInteger ? withInteger : nil, with)
             }
+            // Equal as numbers but spelled differently (7 and 007): the spellings decide, bytewise, so that the
+            // answer does not depend on which worker saw which record first.
+            if order == 0 { order = Extreme.compare(base + start, end - start, value.base, value.count) }
+            if order == 0 { order = Extreme.compare(withBase + withStart, withEnd - withStart, with.base, with.count) }
             if isMax ? order <= 0 : order >= 0 { return }
         }
         hasValue = true

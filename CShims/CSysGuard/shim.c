@@ -18,17 +18,28 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 /// The SIGBUS action in place before ours, to which faults outside our mappings go.
 static struct sigaction previous;
 
-/// Hands a fault that is not ours to the action installed before ours: its handler runs as it would have; with
-/// the default action (or an ignored SIGBUS, which the kernel does not honour for a fault) that action is
-/// restored and the re-executed access kills the process as it would have.
+/// Hands a fault that is not ours to the action installed before ours, as the kernel would have delivered it: its
+/// handler runs with its own mask (SIGBUS blocked too unless it asked for SA_NODEFER), once only if it asked for
+/// SA_RESETHAND. With the default action (or an ignored SIGBUS, which the kernel does not honour for a fault)
+/// the default is restored, and the re-executed access kills the process as it would have.
 static void chain(int signo, siginfo_t *info, void *context) {
-    if (previous.sa_flags & SA_SIGINFO) {
-        if (previous.sa_sigaction) { previous.sa_sigaction(signo, info, context); return; }
-    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-        previous.sa_handler(signo);
-        return;
+    void (*plain)(int) = previous.sa_handler;  // shares its storage with sa_sigaction
+    if (plain == SIG_DFL || plain == SIG_IGN || (previous.sa_flags & SA_RESETHAND)) {
+        struct sigaction fallback = {0};
+        fallback.sa_handler = SIG_DFL;
+        sigemptyset(&fallback.sa_mask);
+        sigaction(signo, &fallback, NULL);
+        if (plain == SIG_DFL || plain == SIG_IGN) return;
     }
-    signal(signo, SIG_DFL);
+    sigset_t mask = previous.sa_mask, saved;
+    if (!(previous.sa_flags & SA_NODEFER)) sigaddset(&mask, signo);
+    pthread_sigmask(SIG_BLOCK, &mask, &saved);
+    if (previous.sa_flags & SA_SIGINFO) {
+        previous.sa_sigaction(signo, info, context);
+    } else {
+        plain(signo);
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
 static void on_sigbus(int signo, siginfo_t *info, void *context) {

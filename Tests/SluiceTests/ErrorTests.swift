@@ -308,32 +308,58 @@ final class ErrorTests: XCTestCase {
     }
 
     /// A host program's own SIGBUS handler still runs, once an engine has run, for a fault outside Sluice's
-    /// mappings: the guard hands it on rather than restoring the default action. Checked in a fresh test process
-    /// (this test, run again with `SLUICE_SIGBUS_PROBE` set), where no engine ran before the host's handler was set.
+    /// mappings: the guard hands it on rather than restoring the default action, and as the kernel would, so a
+    /// handler installed with SA_RESETHAND runs once and the fault then kills the process (it ran again and
+    /// again). Checked in fresh test processes (this test, run again with `SLUICE_SIGBUS_PROBE` set), where no
+    /// engine ran before the host's handler was set.
     func testSigbusOutsideSluiceMappingsReachesTheHostHandler() throws {
-        if let dir = getenv("SLUICE_SIGBUS_PROBE").map({ String(cString: $0) }) { Self.sigbusProbe(dir) }
-        let dir = Fixture.directory()
-        var environment = ProcessInfo.processInfo.environment
-        environment["SLUICE_SIGBUS_PROBE"] = dir
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        probe.arguments = ["SluiceTests.ErrorTests/testSigbusOutsideSluiceMappingsReachesTheHostHandler"]
-        probe.environment = environment
-        probe.standardOutput = FileHandle.nullDevice
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        // 42 from the host's handler; a SIGBUS death (uncaughtSignal) when the guard restored the default.
-        XCTAssertEqual(probe.terminationReason, .exit)
-        XCTAssertEqual(probe.terminationStatus, 42)
+        if let dir = getenv("SLUICE_SIGBUS_PROBE").map({ String(cString: $0) }) {
+            Self.sigbusProbe(dir, resetHandler: getenv("SLUICE_SIGBUS_RESETHAND") != nil)
+        }
+        for resetHandler in [false, true] {
+            let dir = Fixture.directory()
+            var environment = ProcessInfo.processInfo.environment
+            environment["SLUICE_SIGBUS_PROBE"] = dir
+            if resetHandler { environment["SLUICE_SIGBUS_RESETHAND"] = "1" }
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            probe.arguments = ["SluiceTests.ErrorTests/testSigbusOutsideSluiceMappingsReachesTheHostHandler"]
+            probe.environment = environment
+            probe.standardOutput = FileHandle.nullDevice
+            probe.standardError = FileHandle.nullDevice
+            try probe.run()
+            probe.waitUntilExit()
+            if resetHandler {
+                // Its handler ran once (it exits 99 on a fourth call), then the default action: death by SIGBUS.
+                XCTAssertEqual(probe.terminationReason, .uncaughtSignal, "status \(probe.terminationStatus)")
+                XCTAssertEqual(probe.terminationStatus, SIGBUS)
+                XCTAssertEqual(Fixture.read(dir + "/calls"), Array("1".utf8))
+            } else {
+                // 42 from the host's handler; a SIGBUS death when the guard restored the default instead.
+                XCTAssertEqual(probe.terminationReason, .exit)
+                XCTAssertEqual(probe.terminationStatus, 42)
+            }
+        }
     }
 
-    /// The probe process: sets its own SIGBUS handler (exit 42), runs an engine, then faults in a mapping of its
-    /// own; exits 1 if the fault never came.
-    private static func sigbusProbe(_ dir: String) -> Never {
+    /// The probe process: sets its own SIGBUS handler, runs an engine, then faults in a mapping of its own; exits
+    /// 1 if the fault never came. The handler exits 42, or with `resetHandler` (SA_RESETHAND) records its calls
+    /// and returns, exiting 99 on a fourth call.
+    private static func sigbusProbe(_ dir: String, resetHandler: Bool) -> Never {
         var action = sigaction()
-        action.__sigaction_handler.sa_sigaction = { _, _, _ in _exit(42) }
-        action.sa_flags = SA_SIGINFO
+        if resetHandler {
+            sigbusProbeCallsFile = open(dir + "/calls", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            action.__sigaction_handler.sa_sigaction = { _, _, _ in
+                sigbusProbeCalls += 1
+                if sigbusProbeCalls > 3 { _exit(99) }
+                var digit = UInt8(48 + sigbusProbeCalls)
+                _ = pwrite(sigbusProbeCallsFile, &digit, 1, 0)
+            }
+            action.sa_flags = SA_SIGINFO | Int32(bitPattern: UInt32(SA_RESETHAND))
+        } else {
+            action.__sigaction_handler.sa_sigaction = { _, _, _ in _exit(42) }
+            action.sa_flags = SA_SIGINFO
+        }
         sigaction(SIGBUS, &action, nil)
         let log = Fixture.write(Array("1.1.1.1 - - [d] \"GET /a HTTP/1.0\" 200 10\n".utf8), to: dir + "/log")
         _ = try? Engine(query: Query(operation: .count(by: nil))).run([.file(log)])
@@ -485,3 +511,7 @@ private final class StopFlag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
 }
+
+/// The SIGBUS probe's handler calls, and the file it records them in (a signal handler may only touch globals).
+nonisolated(unsafe) private var sigbusProbeCalls = 0
+nonisolated(unsafe) private var sigbusProbeCallsFile: Int32 = -1

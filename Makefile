@@ -30,12 +30,16 @@ build: install-deps
 release: install-deps
 	$(SWIFT) build -c release
 
-# Generates a 64 MiB combined log (plus gzip and bzip2 twins) and asks it the tutorial's questions.
+# Generates a 64 MiB combined log (plus gzip and bzip2 twins) and asks it the tutorial's questions. Each file is
+# written under a .partial name and renamed, so one cut short by any signal is made again by the next run.
 demo: release
 	@mkdir -p $(DEMO)
-	@test -s $(DEMO)/access.log || $(SLUICE) gen --size 64M --format combined --seed 2008 -o $(DEMO)/access.log
-	@test -s $(DEMO)/access.log.gz || $(SLUICE) gen --size 64M --format combined --seed 2008 --gzip -o $(DEMO)/access.log.gz
-	@test -s $(DEMO)/access.log.bz2 || $(SLUICE) gen --size 64M --format combined --seed 2008 --bzip2 -o $(DEMO)/access.log.bz2
+	@test -s $(DEMO)/access.log || { $(SLUICE) gen --size 64M --format combined --seed 2008 -o $(DEMO)/access.log.partial \
+		&& mv $(DEMO)/access.log.partial $(DEMO)/access.log; }
+	@test -s $(DEMO)/access.log.gz || { $(SLUICE) gen --size 64M --format combined --seed 2008 --gzip -o $(DEMO)/access.log.gz.partial \
+		&& mv $(DEMO)/access.log.gz.partial $(DEMO)/access.log.gz; }
+	@test -s $(DEMO)/access.log.bz2 || { $(SLUICE) gen --size 64M --format combined --seed 2008 --bzip2 -o $(DEMO)/access.log.bz2.partial \
+		&& mv $(DEMO)/access.log.bz2.partial $(DEMO)/access.log.bz2; }
 	@ls -l $(DEMO)
 	@echo; echo '$$ sluice sum bytes $(DEMO)/access.log                  # total bytes served'
 	@$(SLUICE) sum bytes $(DEMO)/access.log

@@ -222,10 +222,10 @@ enum SignalTrap {
 
     static func install(_ token: ShutdownToken) { install { token.trigger() } }
 
-    /// Runs `action` on the first SIGINT or SIGTERM (on a dispatch thread).
-    static func install(_ action: @escaping @Sendable () -> Void) {
+    /// Runs `action` on the first of `signals` (on a dispatch thread); SIGPIPE is ignored from then on.
+    static func install(signals: [Int32] = [SIGINT, SIGTERM], _ action: @escaping @Sendable () -> Void) {
         signal(SIGPIPE, SIG_IGN)
-        for number in [SIGINT, SIGTERM] {
+        for number in signals {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {

@@ -60,9 +60,8 @@ struct GenCommand: ParsableCommand {
 
     func run() throws {
         // Interrupted: the files being written are removed, not left half written.
-        SignalTrap.install {
-            OutputFile.removeTemporaries()
-            _exit(130)
+        SignalTrap.install(signals: [SIGINT, SIGTERM, SIGHUP]) {
+            OutputFile.interrupt { _exit(130) }
         }
         do {
             try generate()
@@ -71,7 +70,9 @@ struct GenCommand: ParsableCommand {
             Output.error.flush()
             throw ExitCode(2)
         } catch is BrokenPipe {
-            return  // the reader went away (`sluice gen | head`): stop quietly
+            return  // the reader went away (`sluice gen | head`, or a FIFO's): stop quietly
+        } catch is OutputFile.Interrupted {
+            throw ExitCode(130)
         }
     }
 
@@ -221,41 +222,43 @@ struct GenCommand: ParsableCommand {
     }
 }
 
-/// Thrown by the standard-output sink when the reader has closed the pipe.
+/// Thrown by a sink whose reader has closed the pipe (standard output or a FIFO).
 private struct BrokenPipe: Error {}
 
-/// A file descriptor written with `write(2)`, retrying short writes and EINTR. A regular file (or a new one) is
-/// written under a temporary name beside it and renamed into place by `sync()`, so that a run that fails or is
-/// interrupted leaves no partial file that looks finished (`make demo` keeps files that exist); a FIFO, device or
-/// symlink named by the path is written in place.
+/// A file descriptor written with `write(2)`, retrying short writes and EINTR. A regular file is written in
+/// place (its inode, mode and links kept) and removed again if the run fails or is interrupted before `sync()`,
+/// so no partial file is left that looks finished; a FIFO or device is never removed.
 private final class OutputFile {
     let path: String
     let descriptor: Int32
     private let owned: Bool
-    /// The temporary name written to, renamed to `path` by `sync()`; nil when writing in place.
-    private let temporary: String?
+    /// Whether the file is removed when the run ends before `sync()`: a regular file.
+    private let removable: Bool
+
+    /// Regular files being written, and whether a signal is ending the run; one lock, so that no file is
+    /// created or finished while `interrupt` removes the unfinished ones.
+    private static let unfinished = Mutex<(paths: Set<String>, interrupted: Bool)>(([], false))
 
     init(path: String) throws {
-        var info = stat()
-        let exists = PathBytes.withCString(path) { lstat($0, &info) } == 0
-        let inPlace = exists && (info.st_mode & S_IFMT) != S_IFREG
-        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-        let temporary = inPlace ? nil : String(path[..<slash]) + "." + String(path[slash...]) + ".partial-\(getpid())"
-        let fd = PathBytes.withCString(temporary ?? path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+        let fd = try OutputFile.unfinished.withLock { state -> Int32 in
+            if state.interrupted { throw OutputFile.Interrupted() }
+            let fd = PathBytes.withCString(path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+            if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
+            var info = stat()
+            if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { state.paths.insert(path) }
+            return fd
+        }
         self.path = path
-        self.temporary = temporary
         descriptor = fd
         owned = true
-        // An interrupted run removes its temporary file on the way out.
-        if let temporary { OutputFile.cleanup.withLock { _ = $0.insert(temporary) } }
+        removable = OutputFile.unfinished.withLock { $0.paths.contains(path) }
     }
 
     init(standardOutput: Void) {
         path = "standard output"
         descriptor = 1
         owned = false
-        temporary = nil
+        removable = false
     }
 
     func send(_ bytes: UnsafeRawBufferPointer) throws {
@@ -265,7 +268,7 @@ private final class OutputFile {
             let written = write(descriptor, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                if errno == EPIPE && !owned { throw BrokenPipe() }
+                if errno == EPIPE { throw BrokenPipe() }
                 throw SluiceError(.io, path: path, "write failed: " + String(cString: strerror(errno)))
             }
             offset += written
@@ -274,46 +277,44 @@ private final class OutputFile {
 
     private var closed = false
 
-    /// Closes the file, reporting a failed close (for example a full disk on NFS) as an error, and renames the
-    /// temporary file into place.
+    /// Closes the file, reporting a failed close (for example a full disk on NFS) as an error; the file is
+    /// finished once this returns.
     func sync() throws {
         guard owned && !closed else { return }
         closed = true
         if close(descriptor) != 0 {
             let message = String(cString: strerror(errno))
-            discardTemporary()
+            remove()
             throw SluiceError(.io, path: path, message)
         }
-        guard let temporary else { return }
-        let renamed = PathBytes.withCString(temporary) { from in PathBytes.withCString(path) { rename(from, $0) } }
-        if renamed != 0 {
-            let message = String(cString: strerror(errno))
-            discardTemporary()
-            throw SluiceError(.io, path: path, message)
-        }
-        OutputFile.cleanup.withLock { _ = $0.remove(temporary) }
+        OutputFile.unfinished.withLock { _ = $0.paths.remove(path) }
     }
 
-    /// Closes the file if `sync()` has not, ignoring errors, and removes the temporary file (for error paths).
+    /// Closes and removes the file if `sync()` has not finished it, ignoring errors (for error paths).
     func closeQuietly() {
         if owned && !closed {
             closed = true
             _ = close(descriptor)
-            discardTemporary()
+            remove()
         }
     }
 
-    private func discardTemporary() {
-        guard let temporary else { return }
-        _ = PathBytes.withCString(temporary) { unlink($0) }
-        OutputFile.cleanup.withLock { _ = $0.remove(temporary) }
+    private func remove() {
+        OutputFile.unfinished.withLock { state in
+            if removable, state.paths.remove(path) != nil { _ = PathBytes.withCString(path) { unlink($0) } }
+        }
     }
 
-    /// Temporary files being written, removed by `removeTemporaries` when a signal ends the run.
-    static let cleanup = Mutex<Set<String>>([])
+    /// Thrown when a file would be created after a signal began ending the run.
+    struct Interrupted: Error {}
 
-    /// Removes the temporary files still being written.
-    static func removeTemporaries() {
-        for temporary in cleanup.withLock({ $0 }) { _ = PathBytes.withCString(temporary) { unlink($0) } }
+    /// For a signal that ends the run: removes the regular files not yet finished, and keeps any more from being
+    /// created. Holds the lock to the end, so the caller exits before the writer can finish or start a file.
+    static func interrupt(then exit: () -> Never) -> Never {
+        unfinished.withLock { state -> Never in
+            state.interrupted = true
+            for path in state.paths { _ = PathBytes.withCString(path) { unlink($0) } }
+            exit()
+        }
     }
 }

@@ -500,27 +500,38 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(sluice(["gen", "--repeat", folder, "0"]).stderr, "\(folder): is a directory\n")
     }
 
-    /// A file appears under its name only once it is whole: an interrupted run (or one that fails) leaves neither
-    /// a partial file that a later `make demo` would take as done nor its temporary; output that cannot be
-    /// written says so as the query commands do.
+    /// A file that is not complete does not stay behind: an interrupted run (or one that fails) removes the file
+    /// it was writing, which a later `make demo` would have taken as done, also with `--files`, where the signal
+    /// raced with the next file's creation; an existing file is written in place (its mode and links kept);
+    /// output that cannot be written says so as the query commands do.
     func testOutputFilesAppearOnlyWhenComplete() throws {
         let folder = Fixture.directory()
         let target = folder + "/big.log.bz2"
         let run = LiveProcess(["gen", "--size", "2G", "--bzip2", "-o", target])
-        let started = LiveFixture.waitUntil(timeout: 20) {
-            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.hasPrefix(".big.log.bz2.partial-") }
-        }
-        XCTAssertTrue(started, "no temporary file")
+        XCTAssertTrue(LiveFixture.waitUntil(timeout: 20) { Fixture.read(target).count > 0 }, "nothing written")
         run.signal(SIGINT)
         XCTAssertEqual(run.wait(timeout: 10), 130)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [])
-        // A complete run replaces an existing file; --files writes each file the same way.
-        Fixture.write(Array("old\n".utf8), to: folder + "/a.log")
-        XCTAssertEqual(sluice(["gen", "--size", "10K", "-o", folder + "/a.log"]).status, 0)
-        XCTAssertEqual(sluice(["gen", "--size", "10K", "--files", "2", "-o", folder + "/many"]).status, 0)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["a.log", "many"])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder + "/many").sorted(), ["log-00000", "log-00001"])
-        XCTAssertEqual(Fixture.read(folder + "/a.log").count, try XCTUnwrap(sluice(["gen", "--size", "10K"]).stdoutBytes.count))
+        // --files: the files written before the signal stay, whole; the one being written goes.
+        let many = folder + "/many"
+        for delay: UInt32 in [20_000, 150_000, 400_000] {
+            let run = LiveProcess(["gen", "--size", "20M", "--files", "4000", "-o", many])
+            usleep(delay)
+            run.signal(SIGTERM)
+            XCTAssertEqual(run.wait(timeout: 10), 130)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: many)) ?? [] {
+                XCTAssertGreaterThanOrEqual(Fixture.read(many + "/" + name).count, (20 << 20) / 4000, name)
+            }
+        }
+        // An existing file keeps its inode: its mode, and a hard link to it, see the new contents.
+        let kept = Fixture.write(Array("old\n".utf8), to: folder + "/a.log")
+        chmod(kept, 0o600)
+        XCTAssertEqual(link(kept, folder + "/a.link"), 0)
+        XCTAssertEqual(sluice(["gen", "--size", "10K", "-o", kept]).status, 0)
+        var info = stat()
+        XCTAssertEqual(stat(kept, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600)
+        XCTAssertEqual(Fixture.read(folder + "/a.link"), sluice(["gen", "--size", "10K"]).stdoutBytes)
         let err = folder + "/err"
         XCTAssertEqual(system("'\(Fixture.binary)' gen --size 1M > /dev/full 2> '\(err)'") >> 8, 2)
         XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self), "standard output: write failed: No space left on device\n")

@@ -38,7 +38,11 @@ enum ByteCount {
 
     /// `parse`, also requiring the count to lie in `range`; the message says which range.
     static func parse(_ text: String, option: String, in range: ClosedRange<Int>, named: String) throws -> Int {
-        let count = try parse(text, option: option)
+        let count: Int
+        do { count = try parse(text, option: option) } catch var error as SluiceError {
+            error.message += " (\(named))"
+            throw error
+        }
         guard range.contains(count) else {
             throw SluiceError(.invalidArgument, path: option, "expected \(named), got '\(text)'")
         }

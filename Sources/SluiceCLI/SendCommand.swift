@@ -65,6 +65,9 @@ struct SendCommand: ParsableCommand {
         if !(ackTimeout.isFinite && ackTimeout >= 0) {
             throw ValidationError("--ack-timeout must be a number of seconds ≥ 0, got \(ackTimeout)")
         }
+        if ackTimeout > 0 && ackTimeout < 0.001 {
+            throw ValidationError("--ack-timeout must be 0 (no limit) or at least 0.001 seconds, got \(ackTimeout)")
+        }
         if let retryLimit {
             if !retry { throw ValidationError("--retry-limit needs --retry") }
             if retryLimit < 0 { throw ValidationError("--retry-limit must be at least 0, got \(retryLimit)") }

@@ -59,7 +59,9 @@ struct SimulateCommand: ParsableCommand {
     func validate() throws {
         if perSecond == nil { throw ValidationError("bad --rate '\(rate)' (expected N or N/s with N > 0)") }
         if GeneratedFormat(rawValue: format) == nil { throw ValidationError("bad --format '\(format)' (common or combined)") }
-        if let rotateEvery, rotateAt == nil { throw ValidationError("bad --rotate-every '\(rotateEvery)'") }
+        if let rotateEvery, rotateAt == nil {
+            throw ValidationError("bad --rotate-every '\(rotateEvery)' (expected a byte count > 0 such as 10M)")
+        }
         if keep < 1 { throw ValidationError("--keep must be at least 1, got \(keep)") }
         if let duration, !(duration.isFinite && duration >= 0) {
             throw ValidationError("--duration must be a number of seconds ≥ 0, got \(duration)")

@@ -47,7 +47,7 @@ final class ErrorTests: XCTestCase {
             (["top", "host", "-k", "0", path], "top: k must be at least 1, got 0\n"),
             (["count", "--threads", "0", path], "--threads: expected 1...1024, got 0\n"),
             (["count", "--threads", "100000000", path], "--threads: expected 1...1024, got 100000000\n"),
-            (["count", "--chunk-size", "99999999999999G", path], "--chunk-size: '99999999999999G' is too large\n"),
+            (["count", "--chunk-size", "99999999999999G", path], "--chunk-size: '99999999999999G' is too large (1 byte to 1G)\n"),
             (["count", "--chunk-size", "2G", path], "--chunk-size: expected 1 byte to 1G, got '2G'\n"),
             (["count", "--chunk-size", "12Q", path], "--chunk-size: expected a byte count such as"),
             (["count", "--max-line-length", "0", path], "--max-line-length: expected at least 1 byte, got '0'\n"),
@@ -79,13 +79,15 @@ final class ErrorTests: XCTestCase {
             (["simulate", dir + "/s", "--lines", "-1"], "Error: --lines must be at least 0, got -1\nUsage: sluice simulate"),
             // Negative numbers are values, not options ("Missing value for '--rate <rate>'").
             (["simulate", dir + "/s", "--rate", "-5"], "Error: bad --rate '-5' (expected N or N/s with N > 0)"),
-            (["simulate", dir + "/s", "--rotate-every", "-1"], "Error: bad --rotate-every '-1'"),
-            (["receive", "--listen", ":0", "--max-frame", "-4K"], "--max-frame: expected a byte count such as"),
+            (["simulate", dir + "/s", "--rotate-every", "-1"], "Error: bad --rotate-every '-1' (expected a byte count > 0"),
+            (["receive", "--listen", ":0", "--max-frame", "-4K"], "--max-frame: expected a byte count such as 1048576, 64K, 10M or 2G, got '-4K' (4K to 4M)"),
             (["simulate", dir + "/s", "--duration", "nan"], "Error: --duration must be a number of seconds ≥ 0, got nan"),
             (["simulate", dir + "/s", "--format", "xyz"], "Error: bad --format 'xyz' (common or combined)\nUsage: sluice simulate"),
             (["send", ":1", "--retry-limit", "-1", path], "Error: --retry-limit needs --retry"),
             (["send", ":1", "--retry", "--retry-limit", "-1", path], "Error: --retry-limit must be at least 0, got -1"),
             (["send", ":1", "--ack-timeout", "-1", path], "Error: --ack-timeout must be a number of seconds ≥ 0, got -1.0"),
+            // A positive timeout below a millisecond was 0 ns, a timeout that fails at once, where 0 means none.
+            (["send", ":1", "--ack-timeout", "1e-10", path], "Error: --ack-timeout must be 0 (no limit) or at least 0.001 seconds"),
         ]
         for (arguments, message) in cases + usage {
             let result = sluice(arguments)

@@ -193,6 +193,21 @@ final class LiveFollowTests: XCTestCase {
         XCTAssertEqual(texts(lines), (0..<25).map(line))
     }
 
+    func testRefilledBeforeAnythingNewWasReadIsStillATruncation() async {
+        // The same, for a file followed from its end that is truncated and refilled before a byte was read: the
+        // 4 KiB before the starting position are remembered too (16 bytes were, and lines 10-19 were lost).
+        let path = folder + "/quiet"
+        let line = { (index: Int) in "2024-05-01 12:00:\(index < 10 ? "0" : "")\(index) worker heartbeat ok" }
+        LiveFixture.append((0..<10).map { line($0) + "\n" }.joined(), to: path)
+        let lines = follow(["quiet"], inotify: false) { $0.pollInterval = 400_000_000; $0.rescanInterval = 400_000_000 }
+        try? await Task.sleep(nanoseconds: 150_000_000)
+        XCTAssertEqual(truncate(path, 0), 0)
+        LiveFixture.append((10..<25).map { line($0) + "\n" }.joined(), to: path)
+        do { let ok = await lines.wait(for: 15); XCTAssertTrue(ok) }
+        await lines.stop()
+        XCTAssertEqual(texts(lines), (10..<25).map(line))
+    }
+
     func testDeletedFileIsFollowedAgainWhenRecreated() async {
         let path = folder + "/gone"
         LiveFixture.append("x\n", to: path)

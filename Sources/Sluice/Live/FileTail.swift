@@ -124,7 +124,9 @@ final class FileTail {
         }
         let file = TailedFile(fd: fd, info: info, offset: fromStart ? 0 : Int(info.st_size), now: now)
         if !fromStart && info.st_size > 0 {
-            var tail = [UInt8](repeating: 0, count: Swift.min(16, Int(info.st_size)))
+            // As much as `recent` holds, so a truncation refilled past this point before anything new was read
+            // is told apart from the same file grown as surely as later on.
+            var tail = [UInt8](repeating: 0, count: Swift.min(TailedFile.recentLimit, Int(info.st_size)))
             let got = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(Int(info.st_size) - $0.count)) }
             if got == tail.count {
                 file.recent = tail

@@ -113,15 +113,17 @@ extension FollowCommand {
     /// still being read): out of descriptors, libdispatch traps rather than failing a call.
     static let reservedDescriptors = 16
 
-    /// Raises the soft limit on open files up to the hard one if `files` need more, and throws `.invalidArgument`
-    /// when even that leaves too few, rather than following some files and crashing once descriptors run out.
+    /// Raises the soft limit on open files, up to the hard one, to room for every file and a rotated predecessor
+    /// of each still being read (a logrotate run rotates them all at once), and throws `.invalidArgument` when
+    /// even the files alone do not fit, rather than following some and crashing once descriptors run out.
     static func reserveDescriptors(for files: Int) throws {
         var limit = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
         let needed = rlim_t(files + reservedDescriptors)
-        if limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max {
+        let wanted = rlim_t(2 * files + reservedDescriptors)
+        if limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max {
             var raised = limit
-            raised.rlim_cur = min(needed, limit.rlim_max)
+            raised.rlim_cur = min(wanted, limit.rlim_max)
             if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
         if limit.rlim_cur < needed {

@@ -80,6 +80,24 @@ final class LiveCLITests: XCTestCase {
         let status = system("ulimit -n 200; '\(Fixture.binary)' follow \(many) 2> '\(err)'")
         XCTAssertEqual(status >> 8, 2)
         XCTAssertTrue(String(decoding: Fixture.read(err), as: UTF8.self).hasPrefix("follow: following 300 files needs 316 open files"))
+        // Within the hard limit, the soft one is raised to room for each file and a rotated predecessor (a logrotate
+        // run over all of them): with room for the files alone, lines were lost to "Too many open files".
+        var saved = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
+        if saved.rlim_max >= 200 {
+            var low = saved
+            low.rlim_cur = 40
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &low)
+            let fifty = LiveProcess(["follow", "--quiet"] + (0..<50).map { folder + "/g\($0)" })
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
+            usleep(300_000)
+            let limits = String(decoding: Fixture.read("/proc/\(fifty.pid)/limits"), as: UTF8.self)
+            let soft = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }?
+                .split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first
+            XCTAssertEqual(soft, "116", limits)
+            fifty.signal(SIGTERM)
+            _ = fifty.wait()
+        }
         // gen --repeat holds a stream in memory: one that never ends is refused past 64 MiB, not read until memory runs out.
         let repeated = sluice(["gen", "--repeat", "/dev/zero", "2", "-o", folder + "/x"])
         XCTAssertEqual(repeated.status, 2)

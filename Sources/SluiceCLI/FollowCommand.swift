@@ -62,6 +62,7 @@ struct FollowCommand: ParsableCommand {
         }
         let token = ShutdownToken()
         SignalTrap.install(token)
+        ReaderWatch.start { token.trigger() }
         var options = FollowOptions(fromStart: fromStart, shutdown: token)
         options.useInotify = !poll
         let quiet = self.quiet
@@ -210,6 +211,36 @@ enum LiveRuntime {
         }
         done.wait()
         return result.withLock { $0 }
+    }
+}
+
+/// Watches standard output, on a thread of its own, for its reader going away (a pipe whose reader closed, a
+/// terminal hung up), so that a live command waiting for input ends then, as `tail -F | head -3` does, instead of
+/// at the next line it prints. A regular file or device never reports either, and then the thread just sleeps.
+enum ReaderWatch {
+    /// Runs `action` once standard output reports an error or a hang-up.
+    static func start(_ action: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(action))
+        var thread = pthread_t()
+        let created = pthread_create(&thread, nil, { argument in
+            let action = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().action
+            var entry = pollfd(fd: 1, events: 0, revents: 0)
+            while true {
+                if poll(&entry, 1, -1) < 0 {
+                    if errno == EINTR { continue }
+                    return nil
+                }
+                if entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { break }
+            }
+            action()
+            return nil
+        }, box.toOpaque())
+        if created == 0 { pthread_detach(thread) } else { box.release() }
+    }
+
+    private final class Box {
+        let action: @Sendable () -> Void
+        init(_ action: @escaping @Sendable () -> Void) { self.action = action }
     }
 }
 

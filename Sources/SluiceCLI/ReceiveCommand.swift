@@ -41,6 +41,7 @@ struct ReceiveCommand: ParsableCommand {
             QueryRunner.fatal(error)
         }
         SignalTrap.install(token)
+        ReaderWatch.start { token.trigger() }
         LiveMessages.line("listening on \(receiver.address)")
         let json = self.json, verbose = self.verbose
         let status = LiveRuntime.block {

@@ -104,6 +104,32 @@ final class LiveCLITests: XCTestCase {
         XCTAssertTrue(repeated.stderr.hasPrefix("/dev/zero: gives more than 64 MiB"), repeated.stderr)
     }
 
+    /// `follow | head -3` ends when head does, as `tail -F | head -3` does, not at the next line appended
+    /// (which may never come); so does `receive`.
+    func testAReaderThatGoesAwayEndsTheLiveCommands() throws {
+        let folder = Fixture.directory()
+        let path = folder + "/log", status = folder + "/status"
+        LiveFixture.append("", to: path)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let script = "(sleep 0.5; for i in 1 2 3 4 5; do echo l$i >> '\(path)'; done) & "
+            + "timeout 20 '\(Fixture.binary)' follow '\(path)' | head -3 > /dev/null; echo ${PIPESTATUS[0]} > '\(status)'"
+        Fixture.write(Array(script.utf8), to: folder + "/follow.sh")
+        XCTAssertEqual(system("bash '\(folder)/follow.sh'"), 0)
+        XCTAssertEqual(Fixture.read(status), Array("0\n".utf8))
+        XCTAssertLessThan(DispatchTime.now().uptimeNanoseconds - started, 10_000_000_000)
+        let receiver = "timeout 20 '\(Fixture.binary)' receive --listen 127.0.0.1:0 | head -c 0; echo ${PIPESTATUS[0]} > '\(status)'"
+        Fixture.write(Array(receiver.utf8), to: folder + "/receive.sh")
+        XCTAssertEqual(system("bash '\(folder)/receive.sh'"), 0)
+        XCTAssertEqual(Fixture.read(status), Array("0\n".utf8))
+        // Ctrl-\\ (SIGQUIT) quits, without a crash report (the runtime's reporter printed one and left it running).
+        let quitting = LiveProcess(["follow", path])
+        XCTAssertTrue(quitting.waitUntilOpen(path))
+        quitting.signal(SIGQUIT)
+        _ = quitting.wait(timeout: 5)
+        XCTAssertTrue(quitting.hasExited)
+        XCTAssertFalse(quitting.stderr.contains("crashed"), quitting.stderr)
+    }
+
     func testATerminationDeliveredTwiceStillStopsCleanly() throws {
         let folder = Fixture.directory()
         let path = folder + "/access-log"

@@ -240,18 +240,17 @@ private final class OutputFile {
     private static let unfinished = Mutex<(paths: Set<String>, interrupted: Bool)>(([], false))
 
     init(path: String) throws {
-        let fd = try OutputFile.unfinished.withLock { state -> Int32 in
+        (descriptor, removable) = try OutputFile.unfinished.withLock { state -> (Int32, Bool) in
             if state.interrupted { throw OutputFile.Interrupted() }
             let fd = PathBytes.withCString(path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
             if fd < 0 { throw SluiceError(.io, path: path, String(cString: strerror(errno))) }
             var info = stat()
-            if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { state.paths.insert(path) }
-            return fd
+            let regular = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            if regular { state.paths.insert(path) }
+            return (fd, regular)
         }
         self.path = path
-        descriptor = fd
         owned = true
-        removable = OutputFile.unfinished.withLock { $0.paths.contains(path) }
     }
 
     init(standardOutput: Void) {

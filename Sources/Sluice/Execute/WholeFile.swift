@@ -23,12 +23,15 @@ enum WholeFile {
         do {
             while scratch.count < wholeLimit {
                 scratch.reserve(max(Int(info.st_size) - scratch.count, 0) + 4096)
-                let got = try System.read(fd, scratch.base + scratch.count, scratch.capacity - scratch.count, path: path)
-                if got == 0 {
+                let wanted = scratch.capacity - scratch.count
+                let got = try System.read(fd, scratch.base + scratch.count, wanted, path: path)
+                scratch.count += got
+                // A short read of a regular file that reached its listed size is its end: no read to hear 0.
+                // (A /proc file, listed as 0 bytes, may read short before its end, and is read to a 0.)
+                if got == 0 || got < wanted && info.st_size > 0 && scratch.count >= Int(info.st_size) {
                     atEnd = true
                     break
                 }
-                scratch.count += got
             }
         } catch {
             item.error = error as? SluiceError

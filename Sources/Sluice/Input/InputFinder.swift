@@ -84,7 +84,7 @@ public enum InputFinder {
         defer { if let previousLocale { uselocale(previousLocale) } }
         // The directories being walked, innermost last, each with its sorted entries and the next one to visit:
         // a loop rather than recursion, so that no depth of nesting can exhaust the stack.
-        var walking: [(prefix: String, names: [[UInt8]], next: Int)] = []
+        var walking: [(prefix: String, names: [(name: [UInt8], type: UInt8)], next: Int)] = []
         func enter(_ directory: String) {
             guard let names = entries(of: directory, &errors) else { return }
             walking.append((directory.hasSuffix("/") ? directory : directory + "/", names, 0))
@@ -96,7 +96,7 @@ public enum InputFinder {
                 continue
             }
             walking[walking.count - 1].next += 1
-            let name = current.names[current.next]
+            let (name, type) = current.names[current.next]
             let path = current.prefix + PathBytes.string(name)
             // The glob sees the name's own bytes.
             let excluded = pattern.map { pattern in
@@ -104,6 +104,16 @@ public enum InputFinder {
                     raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, 0) != 0 }
                 }
             } ?? false
+            // The directory entry's type spares a stat for what is plainly a file or a directory (a symlink is
+            // neither: it is followed below); the file is checked again when it is opened.
+            if type == UInt8(DT_REG) {
+                if !excluded { inputs.append(.foundFile(path)) }
+                continue
+            }
+            if type == UInt8(DT_DIR) {
+                enter(path)
+                continue
+            }
             var info = stat()
             guard PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 else {
                 // An entry that cannot be examined (mostly a dangling symlink) is reported only when the glob
@@ -124,20 +134,21 @@ public enum InputFinder {
         }
     }
 
-    /// The names in `directory` but `.` and `..`, sorted bytewise; nil, with the error noted, when it cannot
-    /// be listed.
-    private static func entries(of directory: String, _ errors: inout [SluiceError]) -> [[UInt8]]? {
+    /// The names in `directory` but `.` and `..`, sorted bytewise, each with its type as the directory gives it
+    /// (`DT_REG`, `DT_DIR`, `DT_LNK`..., or `DT_UNKNOWN` on file systems that do not say); nil, with the error
+    /// noted, when it cannot be listed.
+    private static func entries(of directory: String, _ errors: inout [SluiceError]) -> [(name: [UInt8], type: UInt8)]? {
         guard let handle = PathBytes.withCString(directory, { opendir($0) }) else {
             errors.append(System.error(directory, errno))
             return nil
         }
         defer { closedir(handle) }
-        var names = [[UInt8]]()
+        var names = [(name: [UInt8], type: UInt8)]()
         while let entry = readdir(handle) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if name != [46] && name != [46, 46] { names.append(name) }
+            if name != [46] && name != [46, 46] { names.append((name, entry.pointee.d_type)) }
         }
-        names.sort { $0.lexicographicallyPrecedes($1) }
+        names.sort { $0.name.lexicographicallyPrecedes($1.name) }
         return names
     }
 }

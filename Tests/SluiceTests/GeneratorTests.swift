@@ -513,9 +513,11 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(run.wait(timeout: 10), 130)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [])
         // --files: the files written before the signal stay, whole; the one being written goes.
-        let many = folder + "/many"
-        for delay: UInt32 in [20_000, 150_000, 400_000] {
+        for delay: UInt32 in [0, 100_000, 300_000] {
+            let many = folder + "/many-\(delay)"
             let run = LiveProcess(["gen", "--size", "20M", "--files", "4000", "-o", many])
+            // The folder is made after the signals are taken over.
+            XCTAssertTrue(LiveFixture.waitUntil(timeout: 20) { access(many, F_OK) == 0 })
             usleep(delay)
             run.signal(SIGTERM)
             XCTAssertEqual(run.wait(timeout: 10), 130)

@@ -27,8 +27,8 @@ struct SluiceCommand: ParsableCommand {
             return PathBytes.string(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
         }
         occupyClosedStandardDescriptors()
-        // Ctrl-\\ quits as it does any command line tool; the Swift runtime's crash reporter took it for a crash,
-        // printed a backtrace and left a live command running.
+        // Ctrl-\ (SIGQUIT) quits as it does any command line tool; the Swift runtime's crash reporter took it
+        // for a crash, printed a backtrace and left a live command running.
         signal(SIGQUIT, SIG_DFL)
         var command: ParsableCommand
         do {

@@ -121,7 +121,7 @@ final class LiveCLITests: XCTestCase {
         Fixture.write(Array(receiver.utf8), to: folder + "/receive.sh")
         XCTAssertEqual(system("bash '\(folder)/receive.sh'"), 0)
         XCTAssertEqual(Fixture.read(status), Array("0\n".utf8))
-        // Ctrl-\\ (SIGQUIT) quits, without a crash report (the runtime's reporter printed one and left it running).
+        // Ctrl-\ (SIGQUIT) quits, without a crash report (the runtime's reporter printed one and left it running).
         let quitting = LiveProcess(["follow", path])
         XCTAssertTrue(quitting.waitUntilOpen(path))
         quitting.signal(SIGQUIT)

@@ -29,7 +29,8 @@ public struct SenderOptions: Sendable {
     /// 32). Also bounds what a retry sends again (framed anew, within the new receiver's limit).
     public var window = 32
     /// While records are sent and not acknowledged, the receiver must acknowledge more of them within this many
-    /// nanoseconds (default 60 s; `UInt64.max` never times out), or the connection counts as lost (`.connectionLost`; with `retry` it is made again).
+    /// nanoseconds (default 60 s; `UInt64.max` never times out), or the connection counts as lost
+    /// (`.connectionLost`; with `retry` it is made again).
     public var ackTimeout: UInt64 = 60_000_000_000
     /// Stops the send when triggered, whatever it is waiting for (connecting, the receiver, acknowledgements, a
     /// reconnection): it throws `.connectionLost` ("interrupted") saying how many records were acknowledged.

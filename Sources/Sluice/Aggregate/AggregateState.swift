@@ -79,9 +79,13 @@ final class Extreme {
                                       withIsInteger ? withInteger : nil, with)
             }
             // Equal as numbers but spelled differently (7 and 007): the spellings decide, bytewise, so that the
-            // answer does not depend on which worker saw which record first.
-            if order == 0 { order = Extreme.compare(base + start, end - start, value.base, value.count) }
-            if order == 0 { order = Extreme.compare(withBase + withStart, withEnd - withStart, with.base, with.count) }
+            // answer does not depend on which worker saw which record first. (Equal non-numbers are equal bytes.)
+            if order == 0 && candidate != nil {
+                order = Extreme.compare(base + start, end - start, value.base, value.count)
+            }
+            if order == 0 && withCandidate != nil {
+                order = Extreme.compare(withBase + withStart, withEnd - withStart, with.base, with.count)
+            }
             if isMax ? order <= 0 : order >= 0 { return }
         }
         hasValue = true

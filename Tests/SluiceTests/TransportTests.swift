@@ -242,15 +242,13 @@ final class TransportTests: XCTestCase {
         let fake = TransportTests.fakeReceiver(listener, connections: 2, graceful: true) { connection, _ in
             (ack: true, end: connection == 1)
         }
-        var options = SenderOptions(retry: true)
-        options.frameRecords = 100
-        options.window = 3
-        options.retryDelay = 10_000_000
         let events = Mutex<[String]>([])
-        options.onEvent = { event in events.withLock { $0.append("\(event)") } }
         let records = TransportTests.records(2, 3000)
-        let report = try await TransportTests.send(records, in: 500, to: listener.address, options: options)
-        let parts = try await fake.value
+        let (report, parts) = try await TransportTests.sendRetrying(records, to: listener, fake) { options in
+            options.frameRecords = 100
+            options.window = 3
+            options.onEvent = { event in events.withLock { $0.append("\(event)") } }
+        }
         XCTAssertEqual(report.records, 3000)
         XCTAssertEqual(report.acknowledged, 3000)
         XCTAssertEqual(report.connections, 2)
@@ -269,11 +267,8 @@ final class TransportTests: XCTestCase {
                                                limits: [Wire.defaultMaxFrame, 4096]) { connection, _ in
             (ack: connection == 2, end: connection == 1)
         }
-        var options = SenderOptions(retry: true)
-        options.retryDelay = 10_000_000
         let records = TransportTests.records(4, 3000)
-        let report = try await TransportTests.send(records, in: 500, to: listener.address, options: options)
-        let parts = try await fake.value
+        let (report, parts) = try await TransportTests.sendRetrying(records, to: listener, fake)
         XCTAssertEqual(report.acknowledged, 3000)
         XCTAssertEqual(report.records, 3000)
         XCTAssertEqual(parts.count, 2)
@@ -296,14 +291,12 @@ final class TransportTests: XCTestCase {
             default: return (ack: true, end: false)
             }
         }
-        var options = SenderOptions(retry: true)
-        options.maxRetries = 1
-        options.frameRecords = 10
-        options.window = 64
-        options.retryDelay = 10_000_000
         let records = TransportTests.records(3, 3000)
-        let report = try await TransportTests.send(records, in: 500, to: listener.address, options: options)
-        let parts = try await fake.value
+        let (report, parts) = try await TransportTests.sendRetrying(records, to: listener, fake) { options in
+            options.maxRetries = 1
+            options.frameRecords = 10
+            options.window = 64
+        }
         XCTAssertEqual(report.acknowledged, 3000)
         XCTAssertEqual(parts.count, 3)
         // Nothing was acknowledged on the first connection, so the second starts again at record 0.
@@ -462,6 +455,17 @@ extension TransportTests {
                      options: SenderOptions) async throws -> SendReport {
         try await RecordSender(to: address, schema: RecordSchema(names: [], numeric: []), options: options)
             .send(batches: AsyncQueueSource2(batches: stride(from: 0, to: records.count, by: size).map { Array(records[$0..<$0 + size]) }))
+    }
+
+    /// Sends `records` in batches of 500 to `listener` with `retry` (reconnecting after 10 ms) and the options
+    /// `configure` sets, and returns the report with what `fake` received on each connection.
+    static func sendRetrying(_ records: [LogRecord], to listener: TCPListener, _ fake: Task<[[LogRecord]], Error>,
+                             configure: (inout SenderOptions) -> Void = { _ in }) async throws -> (SendReport, [[LogRecord]]) {
+        var options = SenderOptions(retry: true)
+        options.retryDelay = 10_000_000
+        configure(&options)
+        let report = try await send(records, in: 500, to: listener.address, options: options)
+        return (report, try await fake.value)
     }
 
     /// A receiver written by hand, for `connections` connections on `listener`: each is greeted, then after each

@@ -99,9 +99,10 @@ final class PlainStream: DecodedStream {
     func fill(_ output: ByteBuffer, limit: Int) -> Bool {
         while output.count < limit {
             do {
-                // As much as the input's block size at least, as a read into that buffer would take: `limit` is
-                // what must be reached, not a cap (a live reader asks for 1 byte and takes what has arrived).
-                let room = max(limit - output.count, input.capacity)
+                // Whatever room the buffer has, 4 KiB at least: `limit` is what must be reached, not a cap (a live
+                // reader asks for 1 byte and takes what has arrived). The buffer is not grown past what the caller
+                // made it, so a pool of small blocks stays in the cache (see `Engine.drain`).
+                let room = max(limit - output.count, output.capacity - output.count, 1 << 12)
                 output.reserve(room)
                 let count = try input.read(into: output.base + output.count, count: room)
                 if count == 0 { return false }

@@ -506,6 +506,35 @@ extension ErrorTests {
     }
 }
 
+extension ErrorTests {
+    /// A strict run that stops at a malformed line reports that line alone, not damage further on in the same
+    /// compressed input: the decoder reached the damage or not depending on the schedule, so it was reported on
+    /// some runs (with the byte count of wherever the run had stopped), on every run of a whole small file, and
+    /// never after block-parallel bzip2 had stopped.
+    func testStrictStopBeforeCompressedDamageReportsOnlyTheMalformedLine() throws {
+        let dir = Fixture.directory()
+        for (name, size) in [("big", 3_000_000), ("small", 300_000)] {
+            // bzip2 in 100 kB blocks, so that the cut damages the last block and the first still decodes.
+            let text = Array("not a record\n".utf8) + Fixture.log(size: size, seed: 9)
+            for (suffix, packed) in [("gz", Fixture.gzip(text)), ("bz2", Fixture.bzip2(text, level: 1))] {
+                let path = Fixture.write(Array(packed.dropLast(500)), to: "\(dir)/\(name).\(suffix)")
+                for threads in ["1", "2", "3"] {
+                    let named = sluice(["count", "--strict", "--threads", threads, path])
+                    XCTAssertEqual(named.stderr, "\(path):1: malformed line\n", "\(path), \(threads) threads")
+                    XCTAssertEqual(named.status, 2)
+                    for _ in 0..<3 {
+                        let err = dir + "/err"
+                        let status = system("cat '\(path)' | '\(Fixture.binary)' count --strict --threads \(threads) 2> '\(err)' > /dev/null")
+                        XCTAssertEqual(String(decoding: Fixture.read(err), as: UTF8.self), "<stdin>:1: malformed line\n",
+                                       "\(path) piped, \(threads) threads")
+                        XCTAssertEqual(status >> 8, 2)
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A flag one thread sets and another polls.
 private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()

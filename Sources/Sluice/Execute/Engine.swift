@@ -334,9 +334,12 @@ public final class Engine {
             items.removeAll()
             for block in blocks { prefetcher.recycle(block) }
         }
+        // A stopped run read no further than where it stopped: damage the decoder may or may not have reached
+        // by then lies past that point, so it is not reported (nor is the decoder's state read while it runs).
+        if stopped { return }
         if let error = prefetcher.error {
             fail(index, error.droppingUnfinishedLine(stitcher.discardUnfinished()))
-        } else if !stopped {
+        } else {
             var items = [WorkItem]()
             stitcher.finish(into: &items)
             execute(items)
@@ -374,6 +377,8 @@ public final class Engine {
             position += done
             if failure == nil && position >= blocks.count { stitcher.finish(into: &items) }
             execute(items)
+            // A strict stop in these blocks came before the damage after them.
+            if stopped { return }
             if let failure { return fail(index, failure.droppingUnfinishedLine(stitcher.discardUnfinished())) }
             if CSysGuard_faults(slot) > 0 {
                 let error = SluiceError(.fileShrank, path: path, "file shrank while being read")
@@ -405,7 +410,7 @@ public final class Engine {
             stream.rewind(to: decoded, of: batch)
             if decoded < done { break }
         }
-        drain(stream, index, stitcher)
+        if !stopped { drain(stream, index, stitcher) }
     }
 
     /// Blocks per batch of block-parallel bzip2 decoding: workers wait for the slowest block of a batch, so a
@@ -558,7 +563,8 @@ public final class Engine {
         tally.linesGivenUp += report.failures
         tally.lines += report.lines
         tally.selected += report.selected
-        if tally.error == nil, let error = item.error { tally.error = error }
+        // A whole file's decoding error lies after all of its lines: past the malformed line a strict run ends at.
+        if tally.error == nil, !strictStop, let error = item.error { tally.error = error }
         tallies[item.input] = tally
         if let buffer = report.output, buffer.count > 0 {
             // A strict run ends at its first malformed line: of that chunk, only what came before it prints.

@@ -9,6 +9,10 @@ import CByteScan
 /// A slot is 32 bytes, two to a cache line. Keys of up to 16 bytes (an IPv4 host, a status, most short paths)
 /// live inside their slot, so finding one touches a single cache line; longer keys are copied once into a
 /// growing arena the first time they are seen. Looking up or counting a known key allocates nothing.
+///
+/// Each table hashes with a random seed of its own. Keys chosen to collide under a fixed hash would make every
+/// insert probe one long cluster (quadratic time), and a merge that walked another table's slots in order
+/// would hand this one its keys in the order of their home slots here too, piling them into one growing cluster.
 final class ByteTable {
     /// Keys up to this length are stored in the slot itself.
     static let inlineCapacity = 16
@@ -25,6 +29,8 @@ final class ByteTable {
 
     private var slots: UnsafeMutablePointer<Slot>
     private var mask: Int
+    /// This table's hash seed, from the system's random source.
+    private let seed = UInt64.random(in: .min ... .max)
     /// Distinct keys counted so far (a key still pending from `addSoon` is not among them).
     private(set) var count = 0
     private let arena = ByteBuffer(capacity: 1 << 16)
@@ -54,7 +60,7 @@ final class ByteTable {
     /// Reads only the key's own bytes.
     @inline(__always)
     func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64 = 1) {
-        add(key, length, delta, ByteTable.digest(key, length))
+        add(key, length, delta, digest(key, length))
     }
 
     /// Counts `key[0..<length]` once, one call late: it starts loading the key's slot into cache and counts
@@ -63,7 +69,7 @@ final class ByteTable {
     /// in place until `flush()`; reading the table (`forEach`, `sortedByKey`, `top`, `merge`) flushes first.
     @inline(__always)
     func addSoon(_ key: UnsafePointer<UInt8>, _ length: Int) {
-        let digest = ByteTable.digest(key, length)
+        let digest = digest(key, length)
         CByteScan_prefetch(slots + (Int(truncatingIfNeeded: digest.hash) & mask))
         if let pendingKey { add(pendingKey, pendingLength, 1, pendingDigest) }
         pendingKey = key
@@ -132,8 +138,8 @@ final class ByteTable {
     /// The full hash of a stored key (the slot keeps only 32 of its bits).
     private func rehash(_ slot: Slot) -> UInt64 {
         let length = Int(truncatingIfNeeded: slot.meta & 0xFFFF_FFFF)
-        if length <= ByteTable.inlineCapacity { return ByteTable.mix(slot.low, slot.high, length) }
-        return ByteTable.longHash(arena.base + Int(slot.low), length)
+        if length <= ByteTable.inlineCapacity { return ByteTable.mix(slot.low, slot.high, length, seed: seed) }
+        return ByteTable.longHash(arena.base + Int(slot.low), length, seed: seed)
     }
 
     /// The key bytes of the slot at `index`, which stay valid until the table is next changed.
@@ -147,7 +153,8 @@ final class ByteTable {
         return (UnsafePointer(arena.base + Int(slots[index].low)), length)
     }
 
-    /// Adds every key and count of `other` to this table.
+    /// Adds every key and count of `other` to this table. The other table's slot order says nothing about the
+    /// home slots here, since the two hash with different seeds.
     func merge(_ other: ByteTable) {
         other.forEach { key, length, value in add(key, length, value) }
     }
@@ -231,11 +238,12 @@ final class ByteTable {
         return (low, 0)
     }
 
-    /// The hash of an inline key from its words; its top bit is always set, so a stored meta is never 0.
+    /// The hash of an inline key from its words under `seed`; its top bit is always set, so a stored meta is
+    /// never 0.
     @inline(__always)
-    static func mix(_ low: UInt64, _ high: UInt64, _ length: Int) -> UInt64 {
-        var h = (low ^ 0x9E37_79B9_7F4A_7C15) &* 0xFF51_AFD7_ED55_8CCD
-        h ^= (high ^ UInt64(truncatingIfNeeded: length)) &* 0xC4CE_B9FE_1A85_EC53
+    static func mix(_ low: UInt64, _ high: UInt64, _ length: Int, seed: UInt64) -> UInt64 {
+        var h = (low ^ seed) &* 0xFF51_AFD7_ED55_8CCD
+        h ^= (high ^ UInt64(truncatingIfNeeded: length) ^ (seed >> 32 | seed << 32)) &* 0xC4CE_B9FE_1A85_EC53
         h ^= h >> 29
         h = h &* 0x9E37_79B9_7F4A_7C15
         h ^= h >> 32
@@ -261,19 +269,22 @@ final class ByteTable {
         return true
     }
 
-    /// The digest of any key: its words and their `mix` for an inline key, `longHash` otherwise.
+    /// The digest of any key under this table's seed: its words and their `mix` for an inline key, `longHash`
+    /// otherwise.
     @inline(__always)
-    private static func digest(_ key: UnsafePointer<UInt8>, _ length: Int) -> Digest {
-        guard length <= inlineCapacity else { return Digest(hash: longHash(key, length), low: 0, high: 0) }
-        let (low, high) = words(key, length)
-        return Digest(hash: mix(low, high, length), low: low, high: high)
+    private func digest(_ key: UnsafePointer<UInt8>, _ length: Int) -> Digest {
+        guard length <= ByteTable.inlineCapacity else {
+            return Digest(hash: ByteTable.longHash(key, length, seed: seed), low: 0, high: 0)
+        }
+        let (low, high) = ByteTable.words(key, length)
+        return Digest(hash: ByteTable.mix(low, high, length, seed: seed), low: low, high: high)
     }
 
-    /// A 64-bit hash of the bytes, reading 8 bytes at a time; its top bit is always set.
+    /// A 64-bit hash of the bytes under `seed`, reading 8 bytes at a time; its top bit is always set.
     @inline(__always)
-    static func longHash(_ key: UnsafePointer<UInt8>, _ length: Int) -> UInt64 {
+    static func longHash(_ key: UnsafePointer<UInt8>, _ length: Int, seed: UInt64) -> UInt64 {
         let raw = UnsafeRawPointer(key)
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(length)
+        var h: UInt64 = seed ^ UInt64(length)
         var index = 0
         while index + 8 <= length {
             h = (h ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD

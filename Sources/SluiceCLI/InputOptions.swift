@@ -15,7 +15,7 @@ struct InputOptions: ParsableArguments {
     @Option(help: "Record format: common, combined, auto, fields or regex:PCRE (named groups are fields).")
     var format: String = "auto"
 
-    @Option(name: .customLong("where"), help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~); repeatable, ANDed.")
+    @Option(name: .customLong("where"), help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~; spaces around FIELD and VALUE are ignored); repeatable, ANDed.")
     var conditions: [String] = []
 
     @Option(help: "Only lines matching this PCRE2 pattern are parsed (the tutorial's gen_grep stage).")

@@ -49,9 +49,14 @@ struct SluiceCommand: ParsableCommand {
         if first == "help", arguments.count > 1, !names.contains(arguments[1]) {
             throw ValidationError("unknown subcommand '\(arguments[1])' (known: \(names.joined(separator: ", ")))")
         }
-        for argument in arguments.prefix(while: { $0 != "--" })
+        let options = arguments.prefix(while: { $0 != "--" })
+        for (index, argument) in zip(options.indices, options)
         where argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
-            let hint = argument == "-help" ? "--help" : "./\(argument), or -- before it, for a path"
+            // After an option that takes a value (`--grep -http`), the value must be attached to it.
+            let previous = index > options.startIndex ? options[index - 1] : ""
+            let hint = argument == "-help" ? "--help"
+                : previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(argument), for a value starting with -"
+                : "./\(argument), or -- before it, for a path"
             throw ValidationError("unknown option '\(argument)' (did you mean \(hint)?)")
         }
     }

@@ -79,6 +79,9 @@ struct SendCommand: ParsableCommand {
         let filter: LineFilter
         do {
             address = try SocketAddress(parsing: destination)
+            if address.port == 0 {
+                throw SluiceError(.invalidArgument, path: destination, "cannot send to port 0 (a receiver listens on a real port)")
+            }
             filter = try LineFilter(format: try RecordFormat(parsing: format), grep: grep, conditions: conditions)
         } catch let error as SluiceError {
             QueryRunner.fatal(error)

@@ -148,7 +148,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sluice(["count", "--where", "m=GET", "--format", shared, methods]).stdout, "Total 1\n")
         for (format, message) in [("nope", "nope: unknown format (expected common, combined, auto, fields or regex:PCRE)\n"),
                                   ("regex:(?<host>\\S+", "(?<host>\\S+: invalid regex: missing closing parenthesis at offset 11\n"),
-                                  ("regex:(a)", "(a): regex format needs named groups such as (?<host>\\S+)\n")] {
+                                  ("regex:(a)", "(a): regex format needs named groups such as (?<host>\\S+)\n"),
+                                  // `line` is the whole line in every format: such a group could never be read.
+                                  ("regex:(?<line>\\S+)", "(?<line>\\S+): the group name 'line' is taken by the whole line; rename the group\n")] {
             let result = sluice(["select", "host", "--format", format, methods])
             XCTAssertEqual(result.status, 2, format)
             XCTAssertEqual(result.stderr, message)

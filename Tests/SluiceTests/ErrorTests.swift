@@ -56,6 +56,8 @@ final class ErrorTests: XCTestCase {
             (["count", "--threads", "-1", path], "--threads: expected 1...1024, got -1\n"),
             (["gen", "--files", "-1", "-o", dir + "/g"], "--files: expected a count ≥ 1, got -1\n"),
             (["gen", "--files", "2", "-o", "-"], "--files: needs -o DIR (a folder, not standard output)\n"),
+            // Port 0 is an error, not "Connection refused: 0 of 0 records acknowledged".
+            (["send", "0", path], "0: cannot send to port 0 (a receiver listens on a real port)\n"),
             (["gen", "--repeat", path, "2", "--repeat", path, "1"], "--repeat: given more than once"),
             // select names an operand that is no field as the other commands do, not as a usage error.
             (["select", "nosuch", path], "nosuch: unknown field (known: agent, bytes,"),
@@ -72,6 +74,8 @@ final class ErrorTests: XCTestCase {
             ([], "Error: a subcommand is needed"),
             (["help", "nosuch"], "Error: unknown subcommand 'nosuch' (known: grep, sum,"),
             (["grep", "-c", "GET", "-ch.log"], "Error: unknown option '-ch.log' (did you mean ./-ch.log, or -- before it, for a path?)"),
+            // After an option that takes a value, the value is meant (it was called a path).
+            (["count", "--grep", "-http", path], "Error: unknown option '-http' (did you mean --grep=-http, for a value starting with -?)"),
             (["select"], "Error: select needs at least one field\nUsage: sluice select FIELD..."),
             // grep parses records only for --where; --strict or --format without it did nothing.
             (["grep", "-c", ".", "--strict", path], "Error: --strict and --format apply to records"),

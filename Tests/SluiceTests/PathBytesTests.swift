@@ -67,4 +67,23 @@ final class PathBytesTests: XCTestCase {
         XCTAssertEqual(sluice(["grep", "-c", "a", "--name", "g?.log", dir]).stdout.split(separator: "\n").count, 4)
         XCTAssertEqual(sluice(["grep", "-c", "a", "--name", "g[é€].log", dir]).stdout.split(separator: "\n").count, 2)
     }
+
+    /// A backslash in a --name glob is an ordinary character and a `[` that no `]` closes stands for itself, as
+    /// in Python's fnmatch (C's fnmatch took the backslash as an escape and matched nothing for `[a-`).
+    func testGlobBackslashAndUnclosedBracketAreLiteralAsInPython() {
+        let dir = Fixture.directory()
+        for name in ["\\x", "[a-", "ab", "]b"] { Fixture.write(Array("a\n".utf8), to: dir + "/" + name) }
+        func matched(_ glob: String) -> [String] {
+            sluice(["grep", "-c", "a", "--name", glob, dir]).stdout.split(separator: "\n").map { String($0.dropFirst(dir.count + 1).dropLast(2)) }
+        }
+        XCTAssertEqual(matched("\\x"), ["\\x"])
+        XCTAssertEqual(matched("\\*"), ["\\x"])
+        XCTAssertEqual(matched("[a-"), ["[a-"])
+        XCTAssertEqual(matched("[[]*"), ["[a-"])
+        XCTAssertEqual(matched("[ab]*"), ["ab"])
+        XCTAssertEqual(matched("[]]*"), ["]b"])
+        XCTAssertEqual(matched("[!a]*"), ["[a-", "\\x", "]b"])
+        XCTAssertEqual(InputFinder.pythonGlob(Array("x[y".utf8)), Array("x[[]y".utf8))
+        XCTAssertEqual(InputFinder.pythonGlob(Array("[!]a]".utf8)), Array("[!]a]".utf8))
+    }
 }

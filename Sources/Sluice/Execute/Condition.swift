@@ -31,8 +31,9 @@ struct Condition {
     let pattern: Pattern?
     let fieldIsNumeric: Bool
 
-    /// Parses `FIELD OP VALUE` (spaces around the operator are allowed; `==` means `=`). The value's bytes are
-    /// compared as given, including any that are not UTF-8 (`PathBytes`).
+    /// Parses `FIELD OP VALUE` (`==` means `=`). Spaces around the field name and the value are dropped, so
+    /// `status = 404` works and a value cannot start or end with a space (a pattern writes it `\x20`). The
+    /// value's other bytes are compared as given, including any that are not UTF-8 (`PathBytes`).
     init(_ text: String, format: CompiledFormat) throws {
         let bytes = PathBytes.bytes(text)
         guard let opStart = bytes.firstIndex(where: { "=!<>~".utf8.contains($0) }) else {

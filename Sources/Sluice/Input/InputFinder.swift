@@ -40,7 +40,8 @@ public enum InputSpec: Sendable, Equatable {
 
 /// Expands command-line operands into inputs, like the tutorial's `gen_find`: directories are walked
 /// recursively, entries in bytewise-sorted order, keeping the files whose name matches `nameGlob` (fnmatch
-/// syntax, applied to the last path component). Files named directly are always kept. `-` is standard input,
+/// syntax as Python's `fnmatch` has it, where a backslash is an ordinary character, applied to the last path
+/// component). Files named directly are always kept. `-` is standard input,
 /// and no operands at all means standard input.
 public enum InputFinder {
     /// A UTF-8 locale for `fnmatch`, so that `?`, `*` and `[...]` take a whole character of a UTF-8 name, as
@@ -74,11 +75,39 @@ public enum InputFinder {
         return (inputs, errors)
     }
 
+    /// `glob` for `fnmatch` with `FNM_NOESCAPE`, matching as Python's `fnmatch` does: a `[` that no `]` closes
+    /// is an ordinary character there (C's fnmatch then matches nothing), so it becomes the bracket `[[]`.
+    /// Python's rule for the close: after `[` and an optional `!`, a first `]` belongs to the set.
+    static func pythonGlob(_ glob: [UInt8]) -> [UInt8] {
+        let open = UInt8(ascii: "["), close = UInt8(ascii: "]"), bang = UInt8(ascii: "!")
+        var result = [UInt8]()
+        var index = 0
+        while index < glob.count {
+            let byte = glob[index]
+            index += 1
+            guard byte == open else {
+                result.append(byte)
+                continue
+            }
+            var end = index
+            if end < glob.count && glob[end] == bang { end += 1 }
+            if end < glob.count && glob[end] == close { end += 1 }
+            while end < glob.count && glob[end] != close { end += 1 }
+            if end < glob.count {
+                result += glob[(index - 1)...end]
+                index = end + 1
+            } else {
+                result += [open, open, close]
+            }
+        }
+        return result
+    }
+
     /// Appends the regular files under `top` whose name `glob` keeps, depth first with each directory's entries
     /// in bytewise order, and an error for each entry or directory that cannot be examined or listed.
     private static func walk(_ top: String, _ glob: String?, _ inputs: inout [InputSpec], _ errors: inout [SluiceError]) {
         // The glob's own bytes (also those that are not UTF-8), NUL-terminated once for every entry.
-        let pattern = glob.map { PathBytes.bytes($0).map { CChar(bitPattern: $0) } + [0] }
+        let pattern = glob.map { pythonGlob(PathBytes.bytes($0)).map { CChar(bitPattern: $0) } + [0] }
         // The walk's fnmatch calls run under `utf8Locale`, on this thread only.
         let previousLocale = utf8Locale.map { uselocale($0) }
         defer { if let previousLocale { uselocale(previousLocale) } }
@@ -101,7 +130,7 @@ public enum InputFinder {
             // The glob sees the name's own bytes.
             let excluded = pattern.map { pattern in
                 (name + [0]).withUnsafeBufferPointer { raw in
-                    raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, 0) != 0 }
+                    raw.withMemoryRebound(to: CChar.self) { fnmatch(pattern, $0.baseAddress!, FNM_NOESCAPE) != 0 }
                 }
             } ?? false
             // The directory entry's type spares a stat for what is plainly a file or a directory (a symlink is

@@ -110,6 +110,10 @@ final class CompiledFormat: @unchecked Sendable {
             if groups.isEmpty {
                 throw SluiceError(.invalidPattern, path: source, "regex format needs named groups such as (?<host>\\S+)")
             }
+            // `line` names the whole line in every format, so a group of that name could never be read.
+            if groups["line"] != nil {
+                throw SluiceError(.invalidPattern, path: source, "the group name 'line' is taken by the whole line; rename the group")
+            }
             names = groups.mapValues { $0.min()! }
             sharedNames = groups.values.filter { $0.count > 1 }.map { $0.sorted() }.map { ($0[0], Array($0.dropFirst())) }
         }

@@ -180,7 +180,8 @@ struct SelectCommand: ParsableCommand {
             FIELD...: the fields to print, space-joined, one line per record: the leading operands that name a \
             field of the format (host ident user datetime method request proto status bytes, referer agent for \
             combined; $1...$N for --format fields; a regex: format's group names; line for the whole line). The \
-            first operand that is not a field starts the paths (write ./bytes for a file named like a field).
+            first operand that is not a field starts the paths, and so does `--` (write ./bytes or -- bytes for a \
+            file named like a field).
             """)
     @OptionGroup var input: InputOptions
 
@@ -194,7 +195,13 @@ struct SelectCommand: ParsableCommand {
         do {
             format = try RecordFormat(parsing: input.format)
             try format.validate()
-            fields = Array(input.paths.prefix { format.hasField($0) })
+            // Operands after `--` (which ArgumentParser drops) are paths, whatever they are named.
+            let arguments = CommandLine.arguments
+            let literal = arguments.firstIndex(of: "--").map { arguments.count - $0 - 1 } ?? 0
+            fields = Array(input.paths.dropLast(literal).prefix { format.hasField($0) })
+            if fields.isEmpty && literal == input.paths.count {
+                throw SluiceError(.unknownField, path: "select", "needs at least one field before --")
+            }
             // No field first: name the operand as the other commands name an unknown field.
             if fields.isEmpty { try format.checkField(input.paths[0]) }
         } catch let error as SluiceError {

@@ -38,6 +38,21 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(stderr, "1 malformed line skipped (first at \(path):4)\n")
     }
 
+    /// `--` ends select's field list: a file named like a field after it is read (it was taken for a field, and
+    /// standard input was read instead).
+    func testSelectFieldsEndAtDoubleDash() throws {
+        let dir = Fixture.directory()
+        Fixture.write(Array("9.9.9.9 - - [d] \"GET /z HTTP/1.0\" 200 5\n".utf8), to: dir + "/status")
+        let previous = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
+        XCTAssertEqual(sluice(["select", "host", "--", "status"]).stdout, "9.9.9.9\n")
+        XCTAssertEqual(sluice(["select", "host", "request", "--", "status", "status"]).stdout, "9.9.9.9 /z\n9.9.9.9 /z\n")
+        let none = sluice(["select", "--", "status"])
+        XCTAssertEqual(none.stderr, "select: needs at least one field before --\n")
+        XCTAssertEqual(none.status, 2)
+    }
+
     /// `--version` prints the name and version on standard output and exits 0, as rg's does.
     func testVersion() {
         let result = sluice(["--version"])

@@ -52,11 +52,10 @@ struct SluiceCommand: ParsableCommand {
         let options = arguments.prefix(while: { $0 != "--" })
         for (index, argument) in zip(options.indices, options)
         where argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
-            // After an option that takes a value (`--grep -http`), the value must be attached to it.
+            // After an option whose value may well start with `-` (`--grep -http`), that value must be attached.
             let previous = index > options.startIndex ? options[index - 1] : ""
-            let hint = argument == "-help" ? "--help"
-                : previous.hasPrefix("--") && !previous.contains("=") ? "\(previous)=\(argument), for a value starting with -"
-                : "./\(argument), or -- before it, for a path"
+            let asValue = ["--grep", "--where", "--name", "--format"].contains(previous) ? "; or \(previous)=\(argument), for a value" : ""
+            let hint = argument == "-help" ? "--help" : "./\(argument), or -- before it, for a path\(asValue)"
             throw ValidationError("unknown option '\(argument)' (did you mean \(hint)?)")
         }
     }

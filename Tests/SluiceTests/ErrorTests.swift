@@ -74,8 +74,9 @@ final class ErrorTests: XCTestCase {
             ([], "Error: a subcommand is needed"),
             (["help", "nosuch"], "Error: unknown subcommand 'nosuch' (known: grep, sum,"),
             (["grep", "-c", "GET", "-ch.log"], "Error: unknown option '-ch.log' (did you mean ./-ch.log, or -- before it, for a path?)"),
-            // After an option that takes a value, the value is meant (it was called a path).
-            (["count", "--grep", "-http", path], "Error: unknown option '-http' (did you mean --grep=-http, for a value starting with -?)"),
+            // After a long option, the option's value may be meant (it was only called a path).
+            (["count", "--grep", "-http", path],
+             "Error: unknown option '-http' (did you mean ./-http, or -- before it, for a path; or --grep=-http, for a value?)"),
             (["select"], "Error: select needs at least one field\nUsage: sluice select FIELD..."),
             // grep parses records only for --where; --strict or --format without it did nothing.
             (["grep", "-c", ".", "--strict", path], "Error: --strict and --format apply to records"),

@@ -53,6 +53,10 @@ final class PathBytesTests: XCTestCase {
         XCTAssertEqual(sluice(["count", "--where", "request=/" + cafe, latin1]).stdout, "Total 1\n")
         XCTAssertEqual(sluice(["count", "--where", "request~" + cafe + "$", latin1]).stdout, "Total 1\n")
         XCTAssertEqual(sluice(["sum", "bytes", "--name", "log" + PathBytes.string([0xff]) + "*", dir]).stdout, "Total 14\n")
+        // An unknown --where field is named with its own bytes, as an unknown field operand is (it showed U+FFFD).
+        let err = dir + "/err"
+        system("'\(Fixture.binary)' count --where \"$(printf '\\377=1')\" '\(latin1)' 2> '\(err)'")
+        XCTAssertEqual(Array(Fixture.read(err).prefix(16)), [0xff] + Array(": unknown field".utf8))
         let missing = sluice(["count", dir + "/" + PathBytes.string(Array("gone".utf8) + [0xfe])])
         XCTAssertEqual(missing.status, 2)
         XCTAssertEqual(missing.stderr, "\(dir)/gone\u{FFFD}: No such file or directory\n")

@@ -47,7 +47,7 @@ struct Condition {
         guard let op = Op(rawValue: opText) else {
             throw SluiceError(.invalidCondition, path: text, "bad --where: unknown operator '\(opText)'")
         }
-        let name = String(decoding: bytes[..<opStart], as: UTF8.self).trimmingSpaces
+        let name = PathBytes.string(bytes[..<opStart]).trimmingSpaces
         guard !name.isEmpty else {
             throw SluiceError(.invalidCondition, path: text, "bad --where: missing field name")
         }

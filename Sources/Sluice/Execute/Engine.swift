@@ -334,8 +334,7 @@ public final class Engine {
             items.removeAll()
             for block in blocks { prefetcher.recycle(block) }
         }
-        // A stopped run read no further than where it stopped: damage the decoder may or may not have reached
-        // by then lies past that point, so it is not reported (nor is the decoder's state read while it runs).
+        // A stopped run reports nothing past its stop (see `fail`), and the decoder may still be running.
         if stopped { return }
         if let error = prefetcher.error {
             fail(index, error.droppingUnfinishedLine(stitcher.discardUnfinished()))
@@ -377,8 +376,6 @@ public final class Engine {
             position += done
             if failure == nil && position >= blocks.count { stitcher.finish(into: &items) }
             execute(items)
-            // A strict stop in these blocks came before the damage after them.
-            if stopped { return }
             if let failure { return fail(index, failure.droppingUnfinishedLine(stitcher.discardUnfinished())) }
             if CSysGuard_faults(slot) > 0 {
                 let error = SluiceError(.fileShrank, path: path, "file shrank while being read")
@@ -563,9 +560,9 @@ public final class Engine {
         tally.linesGivenUp += report.failures
         tally.lines += report.lines
         tally.selected += report.selected
-        // A whole file's decoding error lies after all of its lines: past the malformed line a strict run ends at.
-        if tally.error == nil, !strictStop, let error = item.error { tally.error = error }
         tallies[item.input] = tally
+        // A whole file's error lies after all of its lines, so after a malformed line that stopped the run here.
+        if let error = item.error { fail(item.input, error) }
         if let buffer = report.output, buffer.count > 0 {
             // A strict run ends at its first malformed line: of that chunk, only what came before it prints.
             let count = strictStop ? report.outputBeforeMalformed : buffer.count
@@ -573,7 +570,11 @@ public final class Engine {
         }
     }
 
+    /// Records `error` as input `index`'s, unless it has one or the run has stopped: a stopped run read no further
+    /// than where it stopped (a strict run's malformed line, a shutdown), and whether a decoder or the file had
+    /// already met a problem past that point depends on the schedule, so none is reported.
     private func fail(_ index: Int, _ error: Error) {
+        guard !stopped else { return }
         if tallies[index].error == nil {
             tallies[index].error = error as? SluiceError ?? SluiceError(.io, path: tallies[index].path, "\(error)")
         }

@@ -93,7 +93,9 @@ struct SitePath {
 final class SiteCatalog {
     let count: Int
     let entries: UnsafeMutablePointer<SitePath>
+    /// Every path's bytes, followed by `copyPadding` zeros; owned by `storage`.
     let bytes: UnsafeMutablePointer<UInt8>
+    private let storage: ByteBuffer
     let longest: Int
 
     /// The most popular paths of the site, in rank order, with their kinds and body sizes.
@@ -148,50 +150,54 @@ final class SiteCatalog {
     init(count: Int, seed: UInt64) {
         self.count = count
         var random = Xoshiro256StarStar(seed: seed ^ 0x5171_E5A7_A11C_0DE5)
-        var seen = Set<String>()
-        var built: [(String, SitePathKind, Int)] = []
-        built.reserveCapacity(count)
-        for fixed in SiteCatalog.fixedPaths.prefix(count) {
-            built.append(fixed)
-            seen.insert(fixed.0)
-        }
-        while built.count < count {
-            let rank = built.count
-            let kind = SiteCatalog.drawKind(&random)
-            var entry: (String, SitePathKind, Int)? = nil
-            for _ in 0..<6 {
-                let candidate = SiteCatalog.makePath(kind, &random)
-                if seen.insert(candidate.0).inserted { entry = candidate; break }
-            }
-            if entry == nil {
-                var candidate = SiteCatalog.makePath(kind, &random)
-                candidate.0 = "/archive/\(rank)" + candidate.0
-                seen.insert(candidate.0)
-                entry = candidate
-            }
-            built.append(entry!)
-        }
-        let total = built.reduce(0) { $0 + $1.0.utf8.count }
-        bytes = .allocate(capacity: total + copyPadding)
-        bytes.initialize(repeating: 0, count: total + copyPadding)
-        entries = .allocate(capacity: count)
-        var offset = 0
+        let text = ByteBuffer(capacity: max(4096, count * 40))
+        let entries = UnsafeMutablePointer<SitePath>.allocate(capacity: count)
+        let seen = PathSet(capacity: count, text: text, entries: entries)
         var longest = 0
-        for (index, (path, kind, size)) in built.enumerated() {
-            let utf8 = Array(path.utf8)
-            let target = bytes + offset
-            utf8.withUnsafeBufferPointer { target.update(from: $0.baseAddress!, count: $0.count) }
-            (entries + index).initialize(to: SitePath(start: offset, length: utf8.count, size: size, kind: kind))
-            offset += utf8.count
-            longest = max(longest, utf8.count)
+        /// Keeps the path written at `text[start...]` as the next rank, or returns false when that path is
+        /// already in the catalog (the caller then overwrites it).
+        func keep(_ start: Int, _ kind: SitePathKind, _ size: Int, unique: Bool = false) -> Bool {
+            let rank = seen.count
+            guard seen.insert(start, text.count - start, unique: unique) else { return false }
+            (entries + rank).initialize(to: SitePath(start: start, length: text.count - start, size: size, kind: kind))
+            longest = max(longest, text.count - start)
+            return true
         }
+        for (path, kind, size) in SiteCatalog.fixedPaths.prefix(count) {
+            let start = text.count
+            text.append(path)
+            _ = keep(start, kind, size)
+        }
+        while seen.count < count {
+            let rank = seen.count
+            let kind = SiteCatalog.drawKind(&random)
+            var placed = false
+            for _ in 0..<6 where !placed {
+                let start = text.count
+                let size = SiteCatalog.makePath(kind, &random, into: text)
+                placed = keep(start, kind, size)
+                if !placed { text.count = start }
+            }
+            if !placed {
+                // Six draws were all taken: a seventh, filed under the rank, which no drawn path starts with.
+                let start = text.count
+                text.append("/archive/")
+                text.append(decimal: Int64(rank))
+                let size = SiteCatalog.makePath(kind, &random, into: text)
+                _ = keep(start, kind, size, unique: true)
+            }
+        }
+        text.reserve(copyPadding)
+        text.base.advanced(by: text.count).initialize(repeating: 0, count: copyPadding)
+        self.entries = entries
+        bytes = text.base
+        storage = text
         self.longest = longest
     }
 
     deinit {
         entries.deinitialize(count: count)
         entries.deallocate()
-        bytes.deallocate()
     }
 
     private static func drawKind(_ random: inout Xoshiro256StarStar) -> SitePathKind {
@@ -218,64 +224,140 @@ final class SiteCatalog {
         return low + Int((UInt64(high - low) &* u &* u) >> 32)
     }
 
-    private static func makePath(_ kind: SitePathKind, _ random: inout Xoshiro256StarStar) -> (String, SitePathKind, Int) {
+    /// Appends a path of `kind`, drawn from `random`, to `out` and returns its body size. The draws come in the
+    /// order the path reads, and every draw of a path is made even when a choice discards it, so a seed gives
+    /// the same site on every build.
+    private static func makePath(_ kind: SitePathKind, _ random: inout Xoshiro256StarStar, into out: ByteBuffer) -> Int {
         func word() -> String { words[random.below(words.count)] }
         func directory() -> String { topDirectories[random.below(topDirectories.count)] }
-        func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        func number(_ value: Int) { out.append(decimal: Int64(value)) }
         switch kind {
         case .page:
             switch random.below(4) {
             case 0:
-                let year = random.within(2002, 2008)
-                return ("/blog/\(year)/\(twoDigits(random.within(1, 12)))/\(word())-\(word()).html", kind,
-                        skewedSize(2_000, 60_000, &random))
-            case 1: return ("/\(directory())/\(word()).html", kind, skewedSize(1_500, 40_000, &random))
-            case 2: return ("/\(directory())/\(word())/\(word())-\(word()).html", kind, skewedSize(1_500, 80_000, &random))
-            default: return ("/\(directory())/\(word())\(random.within(1, 30)).html", kind, skewedSize(1_500, 30_000, &random))
+                let year = random.within(2002, 2008), month = random.within(1, 12)
+                out.append("/blog/"); number(year); out.append(month < 10 ? "/0" : "/"); number(month)
+                out.append("/"); out.append(word()); out.append("-"); out.append(word()); out.append(".html")
+                return skewedSize(2_000, 60_000, &random)
+            case 1:
+                out.append("/"); out.append(directory()); out.append("/"); out.append(word()); out.append(".html")
+                return skewedSize(1_500, 40_000, &random)
+            case 2:
+                out.append("/"); out.append(directory()); out.append("/"); out.append(word()); out.append("/")
+                out.append(word()); out.append("-"); out.append(word()); out.append(".html")
+                return skewedSize(1_500, 80_000, &random)
+            default:
+                out.append("/"); out.append(directory()); out.append("/"); out.append(word())
+                number(random.within(1, 30)); out.append(".html")
+                return skewedSize(1_500, 30_000, &random)
             }
         case .directory:
-            return ("/\(directory())/\(word())/", kind, skewedSize(900, 20_000, &random))
+            out.append("/"); out.append(directory()); out.append("/"); out.append(word()); out.append("/")
+            return skewedSize(900, 20_000, &random)
         case .image:
-            let extensions = ["png", "gif", "jpg", "jpg"]
-            let ext = extensions[random.below(extensions.count)]
+            let ext = ["png", "gif", "jpg", "jpg"][random.below(4)]
             if random.below(3) == 0 {
-                return ("/photos/\(random.within(2003, 2008))/\(word())\(random.within(1, 400)).jpg", kind,
-                        skewedSize(20_000, 900_000, &random))
+                out.append("/photos/"); number(random.within(2003, 2008)); out.append("/"); out.append(word())
+                number(random.within(1, 400)); out.append(".jpg")
+                return skewedSize(20_000, 900_000, &random)
             }
-            return ("/images/\(word())_\(word()).\(ext)", kind, skewedSize(300, 120_000, &random))
+            out.append("/images/"); out.append(word()); out.append("_"); out.append(word()); out.append(".")
+            out.append(ext)
+            return skewedSize(300, 120_000, &random)
         case .stylesheet:
-            return ("/css/\(word()).css", kind, skewedSize(600, 30_000, &random))
+            out.append("/css/"); out.append(word()); out.append(".css")
+            return skewedSize(600, 30_000, &random)
         case .script:
-            return ("/js/\(word())-\(random.within(1, 3)).\(random.below(10)).js", kind, skewedSize(800, 150_000, &random))
+            out.append("/js/"); out.append(word()); out.append("-"); number(random.within(1, 3)); out.append(".")
+            number(random.below(10)); out.append(".js")
+            return skewedSize(800, 150_000, &random)
         case .text:
-            return ("/\(directory())/\(word()).txt", kind, skewedSize(80, 40_000, &random))
+            out.append("/"); out.append(directory()); out.append("/"); out.append(word()); out.append(".txt")
+            return skewedSize(80, 40_000, &random)
         case .tarball:
             if random.below(2) == 0 {
-                return ("/ply/ply-\(random.within(1, 3)).\(random.below(12)).tar.gz", kind,
-                        skewedSize(40_000, 160_000, &random))
+                out.append("/ply/ply-"); number(random.within(1, 3)); out.append("."); number(random.below(12))
+                out.append(".tar.gz")
+                return skewedSize(40_000, 160_000, &random)
             }
-            let extensions = ["tar.gz", "tgz", "zip", "tar.bz2"]
-            return ("/software/\(word())-\(random.within(0, 4)).\(random.below(20)).\(random.below(10)).\(extensions[random.below(4)])",
-                    kind, skewedSize(1_000_000, 40_000_000, &random))
+            out.append("/software/"); out.append(word()); out.append("-"); number(random.within(0, 4))
+            out.append("."); number(random.below(20)); out.append("."); number(random.below(10)); out.append(".")
+            out.append(["tar.gz", "tgz", "zip", "tar.bz2"][random.below(4)])
+            return skewedSize(1_000_000, 40_000_000, &random)
         case .document:
-            let extensions = ["pdf", "pdf", "pdf", "ps", "ppt"]
-            return ("/\(random.below(2) == 0 ? "papers" : "talks")/\(word())-\(word()).\(extensions[random.below(5)])", kind,
-                    skewedSize(60_000, 8_000_000, &random))
+            out.append(random.below(2) == 0 ? "/papers/" : "/talks/"); out.append(word()); out.append("-")
+            out.append(word()); out.append("."); out.append(["pdf", "pdf", "pdf", "ps", "ppt"][random.below(5)])
+            return skewedSize(60_000, 8_000_000, &random)
         case .media:
-            let extensions = ["mov", "mp3", "mp4", "avi"]
-            return ("/video/\(word())-\(word())-\(random.within(2005, 2008)).\(extensions[random.below(4)])", kind,
-                    skewedSize(5_000_000, 400_000_000, &random))
+            out.append("/video/"); out.append(word()); out.append("-"); out.append(word()); out.append("-")
+            number(random.within(2005, 2008)); out.append("."); out.append(["mov", "mp3", "mp4", "avi"][random.below(4)])
+            return skewedSize(5_000_000, 400_000_000, &random)
         case .query:
-            let scripts = ["search", "feedback", "wiki", "calendar"]
-            return ("/cgi-bin/\(scripts[random.below(4)]).cgi?q=\(word())+\(word())&page=\(random.within(1, 9))", kind,
-                    skewedSize(1_500, 40_000, &random))
+            out.append("/cgi-bin/"); out.append(["search", "feedback", "wiki", "calendar"][random.below(4)])
+            out.append(".cgi?q="); out.append(word()); out.append("+"); out.append(word()); out.append("&page=")
+            number(random.within(1, 9))
+            return skewedSize(1_500, 40_000, &random)
         case .missing:
-            let probes = ["/admin/\(word()).php", "/phpmyadmin/\(word()).php", "/scripts/\(word()).exe",
-                          "/\(directory())/\(word()).bak", "/_vti_bin/\(word()).dll", "/\(word())/\(word()).asp"]
-            return (probes[random.below(probes.count)], kind, skewedSize(200, 400, &random))
+            // Six probes are drawn, eight words in all, and one of them is kept.
+            let admin = word(), phpMyAdmin = word(), scripts = word(), backupDirectory = directory()
+            let backup = word(), vti = word(), aspDirectory = word(), asp = word()
+            switch random.below(6) {
+            case 0: out.append("/admin/"); out.append(admin); out.append(".php")
+            case 1: out.append("/phpmyadmin/"); out.append(phpMyAdmin); out.append(".php")
+            case 2: out.append("/scripts/"); out.append(scripts); out.append(".exe")
+            case 3: out.append("/"); out.append(backupDirectory); out.append("/"); out.append(backup); out.append(".bak")
+            case 4: out.append("/_vti_bin/"); out.append(vti); out.append(".dll")
+            default: out.append("/"); out.append(aspDirectory); out.append("/"); out.append(asp); out.append(".asp")
+            }
+            return skewedSize(200, 400, &random)
         case .feed:
-            let extensions = ["xml", "rss", "atom"]
-            return ("/\(directory())/\(word()).\(extensions[random.below(3)])", kind, skewedSize(3_000, 60_000, &random))
+            out.append("/"); out.append(directory()); out.append("/"); out.append(word()); out.append(".")
+            out.append(["xml", "rss", "atom"][random.below(3)])
+            return skewedSize(3_000, 60_000, &random)
         }
+    }
+}
+
+/// The set of paths already in a catalog being built, held as ranks into its entries: open addressing over 32
+/// bits of each path's hash and its rank, 8 bytes a slot, with room for `capacity` paths (it does not grow).
+/// The paths' bytes are read from `text` through `entries`, as they stand at each call.
+private final class PathSet {
+    private let slots: UnsafeMutablePointer<UInt64>
+    private let mask: Int
+    private let text: ByteBuffer
+    private let entries: UnsafePointer<SitePath>
+    /// Paths inserted so far; the next one inserted gets this rank, and the caller fills its entry before the
+    /// next call.
+    private(set) var count = 0
+
+    init(capacity: Int, text: ByteBuffer, entries: UnsafePointer<SitePath>) {
+        var size = 16
+        while size < capacity + capacity / 2 { size <<= 1 }
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: 0, count: size)
+        mask = size - 1
+        self.text = text
+        self.entries = entries
+    }
+
+    deinit { slots.deallocate() }
+
+    /// Inserts `text[start..<start + length]` as rank `count` and returns true, or returns false when an equal
+    /// path is already in. With `unique`, the caller knows it is new, and no path is compared.
+    func insert(_ start: Int, _ length: Int, unique: Bool) -> Bool {
+        let path = UnsafePointer(text.base + start)
+        let hash = ByteTable.longHash(path, length, seed: 0)
+        let tag = hash >> 32
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while slots[index] != 0 {
+            if !unique && slots[index] >> 32 == tag {
+                let other = entries[Int(truncatingIfNeeded: slots[index] & 0xFFFF_FFFF) - 1]
+                if other.length == length && ByteTable.equal(text.base + other.start, path, length) { return false }
+            }
+            index = (index + 1) & mask
+        }
+        count += 1
+        slots[index] = tag << 32 | UInt64(count)
+        return true
     }
 }

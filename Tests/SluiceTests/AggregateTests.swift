@@ -34,6 +34,21 @@ final class AggregateTests: XCTestCase {
         XCTAssertEqual(right.sortedByKey().map(\.key), whole.map(\.key))
     }
 
+    /// The sort compares 8-byte prefixes as integers first: keys that differ only past 8 bytes, keys that are
+    /// prefixes of others (also with trailing NULs), and bytes above 0x7F must still come out bytewise.
+    func testSortedKeysAreBytewiseWithNULsHighBytesAndSharedPrefixes() {
+        var random = SplitMix64(state: 11)
+        let alphabet: [UInt8] = [0, 1, 0x61, 0x7F, 0x80, 0xFF]
+        let all = (0..<20_000).map { _ in
+            (0..<Int(random.next() % 24)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
+        } + [[], [0], [0, 0], [0x61, 0x62], [0x61, 0x62, 0], [UInt8](repeating: 0x61, count: 8),
+             [UInt8](repeating: 0x61, count: 8) + [0], [UInt8](repeating: 0x61, count: 9)]
+        let expected = Set(all).sorted { $0.lexicographicallyPrecedes($1) }
+        let table = self.table(all)
+        XCTAssertEqual(table.sortedKeys(), expected)
+        XCTAssertEqual(table.sortedByKey().map(\.key), expected)
+    }
+
     func testTopKEqualsAFullSortWithTies() {
         let table = self.table(keys(5000, seed: 9))
         let full = table.sortedByKey().sorted { $0.count != $1.count ? $0.count > $1.count : $0.key.lexicographicallyPrecedes($1.key) }

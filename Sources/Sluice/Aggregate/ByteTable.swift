@@ -170,12 +170,34 @@ final class ByteTable {
 
     /// Every key and count, keys sorted bytewise.
     func sortedByKey() -> [(key: [UInt8], count: Int64)] {
+        slotsByKey().map { index in (copyKey(index), slots[index].value) }
+    }
+
+    /// Every key, sorted bytewise.
+    func sortedKeys() -> [[UInt8]] { slotsByKey().map(copyKey) }
+
+    /// The occupied slots, their keys in bytewise order: sorted by the keys' first 8 bytes as one integer, and
+    /// by the whole keys only where those tie.
+    private func slotsByKey() -> [Int] {
         flush()
-        var entries = [(key: [UInt8], count: Int64)]()
-        entries.reserveCapacity(count)
-        forEach { key, length, value in entries.append((Array(UnsafeBufferPointer(start: key, count: length)), value)) }
-        entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
-        return entries
+        var order = [(prefix: UInt64, index: Int)]()
+        order.reserveCapacity(count)
+        for index in 0...mask where slots[index].meta != 0 {
+            let (key, length) = key(index)
+            order.append((ByteTable.words(key, min(length, 8)).0.byteSwapped, index))
+        }
+        order.sort { a, b in
+            if a.prefix != b.prefix { return a.prefix < b.prefix }
+            let (ka, la) = key(a.index), (kb, lb) = key(b.index)
+            return Extreme.compare(ka, la, kb, lb) < 0
+        }
+        return order.map(\.index)
+    }
+
+    /// A copy of the key in the slot at `index`.
+    private func copyKey(_ index: Int) -> [UInt8] {
+        let (key, length) = key(index)
+        return Array(UnsafeBufferPointer(start: key, count: length))
     }
 
     /// The `k` entries with the highest counts, ties broken by key ascending (bytewise). For a small `k` the
@@ -209,10 +231,7 @@ final class ByteTable {
                 if best.count > k { best.removeLast() }
             }
         }
-        return best.map { index in
-            let (key, length) = key(index)
-            return (Array(UnsafeBufferPointer(start: key, count: length)), slots[index].value)
-        }
+        return best.map { index in (copyKey(index), slots[index].value) }
     }
 
     /// A key of at most 16 bytes as two little-endian words, zero-padded, reading only `key[0..<length]`:

@@ -599,8 +599,8 @@ public final class Engine {
         case .count(by: .some):
             return .counts(merged.table!.top(Int.max).map { Answer.Entry(value: $0.key, count: $0.count) })
         case .distinct(_, let withCounts):
-            let sorted = merged.table!.sortedByKey()
-            return withCounts ? .counts(sorted.map { Answer.Entry(value: $0.key, count: $0.count) }) : .values(sorted.map(\.key))
+            guard withCounts else { return .values(merged.table!.sortedKeys()) }
+            return .counts(merged.table!.sortedByKey().map { Answer.Entry(value: $0.key, count: $0.count) })
         case .top(_, let k):
             return .counts(merged.table!.top(k).map { Answer.Entry(value: $0.key, count: $0.count) })
         case .extreme(_, let with, _):

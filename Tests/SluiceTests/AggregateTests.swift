@@ -34,15 +34,19 @@ final class AggregateTests: XCTestCase {
         XCTAssertEqual(right.sortedByKey().map(\.key), whole.map(\.key))
     }
 
-    /// The sort compares 8-byte prefixes as integers first: keys that differ only past 8 bytes, keys that are
+    /// The sort compares 16-byte prefixes as integers first: keys that differ only past 16 bytes, keys that are
     /// prefixes of others (also with trailing NULs), and bytes above 0x7F must still come out bytewise.
     func testSortedKeysAreBytewiseWithNULsHighBytesAndSharedPrefixes() {
         var random = SplitMix64(state: 11)
         let alphabet: [UInt8] = [0, 1, 0x61, 0x7F, 0x80, 0xFF]
-        let all = (0..<20_000).map { _ in
-            (0..<Int(random.next() % 24)).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
-        } + [[], [0], [0, 0], [0x61, 0x62], [0x61, 0x62, 0], [UInt8](repeating: 0x61, count: 8),
-             [UInt8](repeating: 0x61, count: 8) + [0], [UInt8](repeating: 0x61, count: 9)]
+        func bytes(_ count: Int) -> [UInt8] {
+            (0..<count).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
+        }
+        let shared = [UInt8](repeating: 0x61, count: 16)
+        let all = (0..<20_000).map { _ in bytes(Int(random.next() % 40)) }
+            + (0..<2_000).map { _ in shared + bytes(Int(random.next() % 6)) } + [[], [0], [0, 0], [0x61, 0x62], [0x61, 0x62, 0], [UInt8](repeating: 0x61, count: 16),
+             [UInt8](repeating: 0x61, count: 16) + [0], [UInt8](repeating: 0x61, count: 17),
+             [UInt8](repeating: 0x61, count: 16) + [0x80], [UInt8](repeating: 0x61, count: 15) + [0xFF]]
         let expected = Set(all).sorted { $0.lexicographicallyPrecedes($1) }
         let table = self.table(all)
         XCTAssertEqual(table.sortedKeys(), expected)

@@ -70,7 +70,7 @@ final class ByteTable {
     @inline(__always)
     func addSoon(_ key: UnsafePointer<UInt8>, _ length: Int) {
         let digest = digest(key, length)
-        CByteScan_prefetch(slots + (Int(truncatingIfNeeded: digest.hash) & mask))
+        CByteScan_prefetch(slots + home(digest.hash))
         if let pendingKey { add(pendingKey, pendingLength, 1, pendingDigest) }
         pendingKey = key
         pendingLength = length
@@ -88,7 +88,7 @@ final class ByteTable {
     @inline(__always)
     private func add(_ key: UnsafePointer<UInt8>, _ length: Int, _ delta: Int64, _ digest: Digest) {
         let meta = (digest.hash & 0xFFFF_FFFF_0000_0000) | UInt64(truncatingIfNeeded: length)
-        var index = Int(truncatingIfNeeded: digest.hash) & mask
+        var index = home(digest.hash)
         if length <= ByteTable.inlineCapacity {
             let low = digest.low, high = digest.high
             while true {
@@ -128,19 +128,17 @@ final class ByteTable {
         mask = size - 1
         for index in 0..<oldSize where oldSlots[index].meta != 0 {
             let slot = oldSlots[index]
-            var target = Int(truncatingIfNeeded: rehash(slot)) & mask
+            var target = home(slot.meta)
             while slots[target].meta != 0 { target = (target + 1) & mask }
             slots[target] = slot
         }
         oldSlots.deallocate()
     }
 
-    /// The full hash of a stored key (the slot keeps only 32 of its bits).
-    private func rehash(_ slot: Slot) -> UInt64 {
-        let length = Int(truncatingIfNeeded: slot.meta & 0xFFFF_FFFF)
-        if length <= ByteTable.inlineCapacity { return ByteTable.mix(slot.low, slot.high, length, seed: seed) }
-        return ByteTable.longHash(arena.base + Int(slot.low), length, seed: seed)
-    }
+    /// The home slot of a key whose hash (or slot meta, which keeps the same top 32 bits) is `hash`. It comes
+    /// from the bits a slot keeps, so the table grows without reading or hashing any key again.
+    @inline(__always)
+    private func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 32) & mask }
 
     /// The key bytes of the slot at `index`, which stay valid until the table is next changed.
     private func key(_ index: Int) -> (UnsafePointer<UInt8>, Int) {
@@ -176,18 +174,20 @@ final class ByteTable {
     /// Every key, sorted bytewise.
     func sortedKeys() -> [[UInt8]] { slotsByKey().map(copyKey) }
 
-    /// The occupied slots, their keys in bytewise order: sorted by the keys' first 8 bytes as one integer, and
-    /// by the whole keys only where those tie.
+    /// The occupied slots, their keys in bytewise order: sorted by the keys' first 16 bytes as two integers
+    /// (zero-padded), and by the whole keys only where those tie.
     private func slotsByKey() -> [Int] {
         flush()
-        var order = [(prefix: UInt64, index: Int)]()
+        var order = [(first: UInt64, second: UInt64, index: Int)]()
         order.reserveCapacity(count)
         for index in 0...mask where slots[index].meta != 0 {
             let (key, length) = key(index)
-            order.append((ByteTable.words(key, min(length, 8)).0.byteSwapped, index))
+            let (first, second) = ByteTable.words(key, min(length, ByteTable.inlineCapacity))
+            order.append((first.byteSwapped, second.byteSwapped, index))
         }
         order.sort { a, b in
-            if a.prefix != b.prefix { return a.prefix < b.prefix }
+            if a.first != b.first { return a.first < b.first }
+            if a.second != b.second { return a.second < b.second }
             let (ka, la) = key(a.index), (kb, lb) = key(b.index)
             return Extreme.compare(ka, la, kb, lb) < 0
         }

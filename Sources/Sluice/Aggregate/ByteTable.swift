@@ -168,24 +168,25 @@ final class ByteTable {
 
     /// Every key and count, keys sorted bytewise.
     func sortedByKey() -> [(key: [UInt8], count: Int64)] {
-        slotsByKey().map { index in (copyKey(index), slots[index].value) }
+        sortedSlots(byCount: false).map { index in (copyKey(index), slots[index].value) }
     }
 
     /// Every key, sorted bytewise.
-    func sortedKeys() -> [[UInt8]] { slotsByKey().map(copyKey) }
+    func sortedKeys() -> [[UInt8]] { sortedSlots(byCount: false).map(copyKey) }
 
-    /// The occupied slots, their keys in bytewise order: sorted by the keys' first 16 bytes as two integers
-    /// (zero-padded), and by the whole keys only where those tie.
-    private func slotsByKey() -> [Int] {
+    /// The occupied slots sorted by key bytewise, after count (highest first) when `byCount`. The keys are
+    /// compared as their first 16 bytes taken as two integers (zero-padded), and whole only where those tie.
+    private func sortedSlots(byCount: Bool) -> [Int] {
         flush()
-        var order = [(first: UInt64, second: UInt64, index: Int)]()
+        var order = [(count: Int64, first: UInt64, second: UInt64, index: Int)]()
         order.reserveCapacity(count)
         for index in 0...mask where slots[index].meta != 0 {
             let (key, length) = key(index)
             let (first, second) = ByteTable.words(key, min(length, ByteTable.inlineCapacity))
-            order.append((first.byteSwapped, second.byteSwapped, index))
+            order.append((byCount ? slots[index].value : 0, first.byteSwapped, second.byteSwapped, index))
         }
         order.sort { a, b in
+            if a.count != b.count { return a.count > b.count }
             if a.first != b.first { return a.first < b.first }
             if a.second != b.second { return a.second < b.second }
             let (ka, la) = key(a.index), (kb, lb) = key(b.index)
@@ -214,9 +215,7 @@ final class ByteTable {
         }
         var best = [Int]()
         if k >= count || k > 4096 {
-            best.reserveCapacity(count)
-            for index in 0...mask where slots[index].meta != 0 { best.append(index) }
-            best.sort(by: before)
+            best = sortedSlots(byCount: true)
             if best.count > k { best.removeSubrange(k...) }
         } else {
             best.reserveCapacity(k + 1)

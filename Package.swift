@@ -32,7 +32,11 @@ let package = Package(
             path: "Sources/SluiceCLI"
         ),
         .executableTarget(name: "Tutorial", dependencies: ["Sluice"], path: "Sources/Tutorial"),
-        .testTarget(name: "SluiceTests", dependencies: ["Sluice"], path: "Tests/SluiceTests"),
+        .testTarget(
+            name: "SluiceTests",
+            dependencies: ["Sluice", "SluiceCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/SluiceTests"
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

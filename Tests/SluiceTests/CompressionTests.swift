@@ -316,6 +316,41 @@ final class CompressionTests: XCTestCase {
         }
     }
 
+    /// Damaged gzip data is reported with its byte offset, which (README: Errors) is where the failing decode
+    /// call began. A 40-line member decodes in one ISA-L call that starts right after the 10-byte header (FLG 0:
+    /// no name, extra or comment; RFC 1952), so a flipped CRC32 byte in the trailer, and a first deflate block
+    /// made BTYPE 11 (reserved, RFC 1951), are both at byte 10: from a file, from standard input, and whichever
+    /// file path reads it. The trailer case still counts every line decoded before it.
+    func testGzipDamageIsReportedWithItsOffset() throws {
+        let text = (1...40).map { "1.1.1.\($0) - - [d] \"GET /\($0) HTTP/1.0\" 200 \($0 * 10)\n" }.joined()
+        let member = Fixture.gzip(Array(text.utf8))
+        XCTAssertEqual(Array(member[0..<4]), [0x1f, 0x8b, 8, 0], "deflate, FLG 0: the header is 10 bytes")
+        var badCRC = member
+        badCRC[member.count - 6] ^= 0xff  // the trailer is CRC32 then ISIZE, 4 bytes each, little-endian
+        var badBlock = member
+        badBlock[10] |= 0b110  // the first block's header bits: BFINAL (bit 0), then BTYPE (bits 1-2)
+        let cases = [(badCRC, "the trailer's CRC32 or length does not match the data", "Total 8200\n"),  // 10+20+...+400
+                     (badBlock, "invalid deflate block", "Total 0\n")]
+        let dir = Fixture.directory()
+        for (index, (bytes, message, total)) in cases.enumerated() {
+            let path = Fixture.write(bytes, to: "\(dir)/damaged\(index).gz")
+            for options in [["--threads", "2"], ["--threads", "1"]] {
+                let file = sluice(["sum", "bytes", path] + options)
+                XCTAssertEqual(file.stderr, "\(path): corrupt gzip stream: \(message) (at byte 10)\n", "\(options)")
+                XCTAssertEqual(file.stdout, total, "\(options)")
+                XCTAssertEqual(file.status, 2)
+                let piped = sluice(["sum", "bytes"] + options, stdin: bytes)
+                XCTAssertEqual(piped.stderr, "<stdin>: corrupt gzip stream: \(message) (at byte 10)\n", "\(options)")
+                XCTAssertEqual(piped.stdout, total, "\(options)")
+            }
+            for small in [0, 1 << 20] {  // the mapped-file stream and the whole small file
+                let error = try sum(path, ExecutionOptions(threads: 2, smallFileLimit: small)).inputs[0].error
+                XCTAssertEqual(error?.code, .corruptGzip)
+                XCTAssertEqual(error?.offset, 10)
+            }
+        }
+    }
+
     func testCorruptionAndTrailingGarbageAreReported() throws {
         let dir = Fixture.directory()
         var gzip = Fixture.gzip(Self.text)

@@ -53,6 +53,27 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(none.status, 2)
     }
 
+    /// Negative integers are read as negative, as the tutorial's int() reads them: in a sum, in max and min
+    /// (which compare them as numbers), and on both sides of a --where comparison. Totals worked out by hand.
+    func testNegativeIntegers() {
+        let input = Array("a -7\nb 12\nc -100\n".utf8)
+        XCTAssertEqual(sluice(["sum", "$2", "--format", "fields"], stdin: input).stdout, "Total -95\n")  // -7 + 12 - 100
+        XCTAssertEqual(sluice(["max", "$2", "--with", "$1", "--format", "fields"], stdin: input).stdout, "12 b\n")
+        XCTAssertEqual(sluice(["min", "$2", "--with", "$1", "--format", "fields"], stdin: input).stdout, "-100 c\n")
+        XCTAssertEqual(sluice(["select", "$1", "--format", "fields", "--where", "$2<0"], stdin: input).stdout, "a\nc\n")
+        XCTAssertEqual(sluice(["count", "--format", "fields", "--where", "$2>-50"], stdin: input).stdout, "Total 2\n")
+        XCTAssertEqual(sluice(["sum", "$2", "--format", "fields", "--where", "$2<=-7"], stdin: input).stdout, "Total -107\n")
+        // In the common format too: bytes -3 and +5 and 2 add to 4.
+        let log = Array("""
+            1.1.1.1 - - [d] "GET /a HTTP/1.0" 200 -3
+            1.1.1.1 - - [d] "GET /b HTTP/1.0" 200 +5
+            1.1.1.1 - - [d] "GET /c HTTP/1.0" 200 2
+
+            """.utf8)
+        XCTAssertEqual(sluice(["sum", "bytes"], stdin: log).stdout, "Total 4\n")
+        XCTAssertEqual(sluice(["min", "bytes", "--with", "request"], stdin: log).stdout, "-3 /a\n")
+    }
+
     /// `--version` prints the name and version on standard output and exits 0, as rg's does.
     func testVersion() {
         let result = sluice(["--version"])

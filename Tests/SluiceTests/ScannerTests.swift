@@ -15,11 +15,32 @@ final class ScannerTests: XCTestCase {
             guard case .match = matcher.search(base, length: buffer.count) else { return nil }
             let vector = matcher.ovector
             let groups = (1...9).map { Array(buffer[vector[2 * $0]..<vector[2 * $0 + 1]]) }
-            guard let status = groups[7].withUnsafeBufferPointer({ Bytes.parseInteger($0.baseAddress!, 0, $0.count) }) else { return nil }
+            guard let status = Self.pythonInt(groups[7]) else { return nil }
             if groups[8] == [45] { return (groups, status, 0) }
-            guard let bytes = groups[8].withUnsafeBufferPointer({ Bytes.parseInteger($0.baseAddress!, 0, $0.count) }) else { return nil }
+            guard let bytes = Self.pythonInt(groups[8]) else { return nil }
             return (groups, status, bytes)
         }
+    }
+
+    /// The tutorial's int() (Python 2) on a `\S+` group, which holds no space for it to strip: an optional sign,
+    /// then one or more ASCII digits, leading zeros allowed; nil for anything else and, as Sluice documents, for a
+    /// value outside the 64-bit range. Converted by Swift's own `Int64(String)` (same rules), not by the library.
+    static func pythonInt(_ group: [UInt8]) -> Int64? {
+        var digits = group[...]
+        if let sign = digits.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        return Int64(String(decoding: group, as: UTF8.self))
+    }
+
+    /// The reference conversion itself, on hand-computed values.
+    func testReferenceIntegerConversion() {
+        let cases: [(String, Int64?)] = [
+            ("0", 0), ("-0", 0), ("+7", 7), ("-7", -7), ("007", 7), ("-0100", -100), ("9223372036854775807", .max),
+            ("-9223372036854775808", .min), ("9223372036854775808", nil), ("-", nil), ("+", nil), ("", nil),
+            ("1_000", nil), ("+-1", nil), ("1e3", nil), ("0x10", nil), ("12a", nil),
+        ]
+        for (text, value) in cases { XCTAssertEqual(Self.pythonInt(Array(text.utf8)), value, text) }
+        XCTAssertNil(Self.pythonInt([0x31, 0xff]))
     }
 
     /// The scanner's view of `line`, placed inside a larger buffer (with a following line) so that look-ahead

@@ -17,6 +17,21 @@ final class GrepTests: XCTestCase {
         "$", "x*$", "B$|q",
     ]
 
+    /// `grep -c --json` over several inputs lists every input read, in the order given, those without a match
+    /// too (README: `{"count":N,"inputs":[{"path":P,"count":N}]}`); with no match anywhere it still lists them all
+    /// and exits 1.
+    func testCountJSONListsEveryInputIncludingThoseWithoutAMatch() {
+        let dir = Fixture.directory()
+        let none = Fixture.write(Array("nothing\nhere\n".utf8), to: dir + "/none.log")
+        let two = Fixture.write(Array("x hit\ny\nhit z\n".utf8), to: dir + "/two.log")
+        let result = sluice(["grep", "-c", "--json", "hit", none, two])
+        XCTAssertEqual(result.stdout, #"{"count":2,"inputs":[{"path":"\#(none)","count":0},{"path":"\#(two)","count":2}]}"# + "\n")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let missing = sluice(["grep", "-c", "--json", "absent", two, none])
+        XCTAssertEqual(missing.stdout, #"{"count":0,"inputs":[{"path":"\#(two)","count":0},{"path":"\#(none)","count":0}]}"# + "\n")
+        XCTAssertEqual(missing.status, 1)
+    }
+
     func testLiteralPrefixExtraction() {
         let cases: [(String, String?)] = [
             (#"ply-.*\.gz"#, "ply-"), ("GET /", "GET /"), ("a+b", nil), ("ab?c", nil), ("abc?d", "ab"),

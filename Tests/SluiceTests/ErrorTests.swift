@@ -240,11 +240,18 @@ final class ErrorTests: XCTestCase {
     /// A file appended to while it is read, a line written in two pieces: the window that reaches the end of the
     /// file in the middle of that line either waits for the rest (the file grew) or reads it as the last line,
     /// and reading ends there; the rest was read as a line of its own (`:59 -0600] "GET /live ..."`).
+    /// Every run prints the 5 whole copies written before the writer started, and at most the copies the writer
+    /// had finished by the end of the run plus the one it was writing (the log itself has no matching line).
     func testALineBeingWrittenIsNeverSplitInTwo() throws {
         let dir = Fixture.directory()
-        let path = Fixture.write(Fixture.log(size: 8 << 20, seed: 4), to: dir + "/live.log")
+        let base = Fixture.log(size: 8 << 20, seed: 4)
+        let baseText = String(decoding: base, as: UTF8.self)
+        XCTAssertFalse(baseText.contains("/live ") || baseText.hasPrefix("9.9.9.9 ") || baseText.contains("\n9.9.9.9 "))
         let line = Array("9.9.9.9 - - [24/Feb/2008:00:08:59 -0600] \"GET /live HTTP/1.1\" 200 777\n".utf8)
+        let before = 5
+        let path = Fixture.write(base + Array(repeatElement(line, count: before).joined()), to: dir + "/live.log")
         let writing = StopFlag()
+        let written = LineCounter()
         let writer = Thread {
             let fd = open(path, O_WRONLY | O_APPEND)
             defer { close(fd) }
@@ -252,6 +259,7 @@ final class ErrorTests: XCTestCase {
                 _ = line.withUnsafeBytes { write(fd, $0.baseAddress, 30) }
                 usleep(300)
                 _ = line.withUnsafeBytes { write(fd, $0.baseAddress! + 30, line.count - 30) }
+                written.add()
                 usleep(300)
             }
         }
@@ -260,6 +268,9 @@ final class ErrorTests: XCTestCase {
         let whole = String(decoding: line.dropLast(), as: UTF8.self)
         for _ in 0..<6 {
             let printed = sluice(["grep", "^9\\.9\\.9\\.9 |/live ", path]).stdout.split(separator: "\n").map(String.init)
+            let finished = written.value
+            XCTAssertGreaterThanOrEqual(printed.count, before)
+            XCTAssertLessThanOrEqual(printed.count, before + finished + 1)
             for (index, text) in printed.enumerated() where text != whole {
                 XCTAssertTrue(index == printed.count - 1 && whole.hasPrefix(text), "a piece of a line: \(text)")
             }
@@ -440,20 +451,28 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(try Engine(query: Query(operation: .count(by: nil))).run([.file(fifo)]).answer, .total(2))
     }
 
-    /// A file truncated while sluice reads it: an error or a complete answer, never a crash.
+    /// A file truncated while sluice reads it: an error or a complete answer, never a crash. When the run saw the
+    /// shrink (exit 2), its one error line names the file and the size it shrank to (4096, where it stays), and
+    /// so does its offset; when it did not (exit 0), it printed an answer.
     func testFileTruncatedDuringARunNeverCrashes() {
         let dir = Fixture.directory()
         var bytes = [UInt8]()
         let line = Array(good.utf8)
         while bytes.count < 64 << 20 { bytes += line }
         let path = Fixture.write(bytes, to: dir + "/rotating")
+        let outPath = dir + "/out", errPath = dir + "/err"
         for delay in [20_000, 80_000, 200_000] {
             Fixture.write(bytes, to: path)
             var pid: pid_t = 0
             let arguments: [String] = [Fixture.binary, "sum", "bytes", "--threads", "1", "--chunk-size", "64K", path]
             let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
-            XCTAssertEqual(posix_spawn(&pid, Fixture.binary, nil, nil, argv, environ), 0)
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            XCTAssertEqual(posix_spawn(&pid, Fixture.binary, &actions, nil, argv, environ), 0)
+            posix_spawn_file_actions_destroy(&actions)
             usleep(useconds_t(delay))
             truncate(path, 4096)
             var status: Int32 = 0
@@ -461,6 +480,13 @@ final class ErrorTests: XCTestCase {
             XCTAssertEqual(status & 0x7f, 0, "killed by signal \(status & 0x7f)")
             let exit = (status >> 8) & 0xff
             XCTAssertTrue(exit == 0 || exit == 2, "exit \(exit)")
+            let stdout = String(decoding: Fixture.read(outPath), as: UTF8.self)
+            let stderr = String(decoding: Fixture.read(errPath), as: UTF8.self)
+            XCTAssertTrue(stdout.hasPrefix("Total "), "delay \(delay): \(stdout)")
+            if exit == 2 {
+                XCTAssertEqual(stderr, "\(path): file shrank to 4096 bytes while being read (truncated or rotated) (at byte 4096)\n",
+                               "delay \(delay)")
+            }
         }
     }
 }
@@ -541,6 +567,14 @@ extension ErrorTests {
 }
 
 /// A flag one thread sets and another polls.
+/// How many lines a writer thread has finished.
+private final class LineCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func add() { lock.withLock { count += 1 } }
+}
+
 private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

@@ -512,16 +512,27 @@ final class GeneratorTests: XCTestCase {
         run.signal(SIGINT)
         XCTAssertEqual(run.wait(timeout: 10), 130)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [])
-        // --files: the files written before the signal stay, whole; the one being written goes.
-        for delay: UInt32 in [0, 100_000, 300_000] {
-            let many = folder + "/many-\(delay)"
+        // --files: the files written before the signal stay, whole; the one being written goes. The files are
+        // written one after the other, so the first ones stay with no gap; once two have appeared, the first is
+        // whole, so that run must leave at least one (a signal soon after the folder appears may leave none).
+        for (delay, seen): (UInt32, Int) in [(0, 0), (100_000, 0), (300_000, 0), (0, 2)] {
+            let many = folder + "/many-\(delay)-\(seen)"
             let run = LiveProcess(["gen", "--size", "20M", "--files", "4000", "-o", many])
             // The folder is made after the signals are taken over.
             XCTAssertTrue(LiveFixture.waitUntil(timeout: 20) { access(many, F_OK) == 0 })
+            if seen > 0 {
+                XCTAssertTrue(LiveFixture.waitUntil(timeout: 20) {
+                    ((try? FileManager.default.contentsOfDirectory(atPath: many)) ?? []).count >= seen
+                })
+            }
             usleep(delay)
             run.signal(SIGTERM)
             XCTAssertEqual(run.wait(timeout: 10), 130)
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: many)) ?? [] {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: many)) ?? []).sorted()
+            XCTAssertEqual(names, (0..<names.count).map { "log-" + String(repeating: "0", count: 5 - String($0).count) + String($0) })
+            XCTAssertLessThan(names.count, 4000, "the run was interrupted")
+            if seen > 0 { XCTAssertGreaterThanOrEqual(names.count, seen - 1, "the whole files before the signal stay") }
+            for name in names {
                 XCTAssertGreaterThanOrEqual(Fixture.read(many + "/" + name).count, (20 << 20) / 4000, name)
             }
         }
@@ -542,7 +553,12 @@ final class GeneratorTests: XCTestCase {
     func testDerivedSeedsDifferPerIndex() {
         let seeds = (0..<1000).map { LogGenerator.derivedSeed(7, index: $0) }
         XCTAssertEqual(Set(seeds).count, 1000)
-        XCTAssertEqual(LogGenerator.derivedSeed(7, index: 3), LogGenerator.derivedSeed(7, index: 3))
+        // The documented mix, SplitMix64 from seed ^ index * 0xD1B54A32D192ED03: index 0 of seed 0 is SplitMix64's
+        // published first output for state 0; the others were computed with a Python re-implementation.
+        XCTAssertEqual(LogGenerator.derivedSeed(0, index: 0), 0xE220_A839_7B1D_CDAF)
+        XCTAssertEqual(LogGenerator.derivedSeed(7, index: 0), 0x63CB_E1E4_5932_0DD7)
+        XCTAssertEqual(LogGenerator.derivedSeed(7, index: 3), 0xDCFA_1426_C230_EF5F)
+        XCTAssertEqual(LogGenerator.derivedSeed(8, index: 3), 0x3C83_6042_A9A5_584C)
         XCTAssertNotEqual(LogGenerator.derivedSeed(7, index: 3), LogGenerator.derivedSeed(8, index: 3))
     }
 

@@ -566,7 +566,6 @@ extension ErrorTests {
     }
 }
 
-/// A flag one thread sets and another polls.
 /// How many lines a writer thread has finished.
 private final class LineCounter: @unchecked Sendable {
     private let lock = NSLock()
@@ -575,6 +574,7 @@ private final class LineCounter: @unchecked Sendable {
     func add() { lock.withLock { count += 1 } }
 }
 
+/// A flag one thread sets and another polls.
 private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false

@@ -348,6 +348,21 @@ final class CompressionTests: XCTestCase {
                 XCTAssertEqual(error?.code, .corruptGzip)
                 XCTAssertEqual(error?.offset, 10)
             }
+            // zlib names the damage in its own words, from the start of its one decode call; the header was
+            // whole, so the hint on why the input was taken for gzip stays out.
+            let zlib = sluice(["sum", "bytes", "--gzip-decoder", "zlib", path])
+            XCTAssertTrue(zlib.stderr.hasPrefix("\(path): corrupt gzip stream: "), zlib.stderr)
+            XCTAssertFalse(zlib.stderr.contains("taken for gzip"), zlib.stderr)
+            XCTAssertEqual(zlib.stdout, total)
+        }
+        // A header that is wrong already does get the hint, from either decoder.
+        var badMethod = member
+        badMethod[2] = 9
+        let path = Fixture.write(badMethod, to: "\(dir)/method.gz")
+        for decoder in ["isal", "zlib"] {
+            let result = sluice(["sum", "bytes", "--gzip-decoder", decoder, path])
+            XCTAssertTrue(result.stderr.hasSuffix(" (the input was taken for gzip by its first bytes, 1f 8b) (at byte 0)\n"),
+                          "\(decoder): \(result.stderr)")
         }
     }
 

@@ -37,9 +37,9 @@ struct MemberTracker {
     }
 
     /// A damaged member (one that starts with the gzip magic is a member, not garbage, whatever follows). A
-    /// first member whose 10-byte header is already wrong says why the input was read as gzip at all.
-    func failure(_ path: String, _ message: String, offset: Int) -> SluiceError {
-        let hint = index == 0 && offset < 10 ? " (the input was taken for gzip by its first bytes, 1f 8b)" : ""
+    /// first member whose header (`inHeader`) is already wrong says why the input was read as gzip at all.
+    func failure(_ path: String, _ message: String, offset: Int, inHeader: Bool) -> SluiceError {
+        let hint = index == 0 && inHeader ? " (the input was taken for gzip by its first bytes, 1f 8b)" : ""
         return SluiceError(.corruptGzip, path: path, "corrupt gzip stream: \(message)\(hint)", offset: offset)
     }
 }
@@ -115,9 +115,9 @@ final class IsalGzipStream: DecodedStream {
                 case .notGzip where members.index > 0:
                     return stop(members.garbage(input.path, offset: headerStart))
                 case .notGzip:
-                    return stop(members.failure(input.path, "not a gzip member", offset: headerStart))
+                    return stop(members.failure(input.path, "not a gzip member", offset: headerStart, inHeader: true))
                 case .invalid(let message):
-                    return stop(members.failure(input.path, message, offset: headerStart))
+                    return stop(members.failure(input.path, message, offset: headerStart, inHeader: true))
                 case .complete:
                     // The deflate data follows: a fresh decoder that checks the trailer, on the unread input.
                     let nextIn = state.pointee.next_in, availIn = state.pointee.avail_in
@@ -136,7 +136,7 @@ final class IsalGzipStream: DecodedStream {
             let produced = room - Int(state.pointee.avail_out)
             output.count += produced
             if result < 0 {
-                return stop(members.failure(input.path, IsalGzipStream.describe(result), offset: before))
+                return stop(members.failure(input.path, IsalGzipStream.describe(result), offset: before, inHeader: false))
             }
             if state.pointee.block_state == ISAL_BLOCK_FINISH {
                 members.inProgress = false
@@ -170,6 +170,8 @@ final class IsalGzipStream: DecodedStream {
 final class ZlibGzipStream: DecodedStream {
     private let input: CompressedInput
     private let stream: UnsafeMutablePointer<z_stream>
+    /// zlib sets `done` here once it has read the current member's header.
+    private let header: UnsafeMutablePointer<gz_header>
     private var inputCount = 0
     private var members = MemberTracker()
     private var finished = false
@@ -179,12 +181,16 @@ final class ZlibGzipStream: DecodedStream {
         self.input = input
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
+        header = .allocate(capacity: 1)
+        header.initialize(to: gz_header())
         _ = CZlib_inflateInitGzip(stream)
+        inflateGetHeader(stream, header)
     }
 
     deinit {
         inflateEnd(stream)
         stream.deallocate()
+        header.deallocate()
     }
 
     private var offset: Int { input.consumedBefore + inputCount - Int(stream.pointee.avail_in) }
@@ -218,6 +224,8 @@ final class ZlibGzipStream: DecodedStream {
                         return stop(error)
                     }
                     inflateReset(stream)
+                    header.pointee = gz_header()
+                    inflateGetHeader(stream, header)
                 }
                 members.inProgress = true
             }
@@ -237,7 +245,7 @@ final class ZlibGzipStream: DecodedStream {
                 break
             default:
                 let message = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(result)"
-                return stop(members.failure(input.path, message, offset: before))
+                return stop(members.failure(input.path, message, offset: before, inHeader: header.pointee.done == 0))
             }
         }
         return true

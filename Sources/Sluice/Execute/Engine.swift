@@ -41,6 +41,8 @@ public final class Engine {
     private var stopped: Bool { strictStop || shutdown?.isTriggered == true }
     private var output: (UnsafeRawBufferPointer) -> Void = { _ in }
     private let wantsOutput: Bool
+    /// The current run's inputs.
+    private var inputs: [InputSpec] = []
     /// Output buffers of the last batch, handed to the next: a fresh megabyte per chunk would be faulted in and
     /// zeroed by the kernel each time (a fifth of `grep`'s time when most lines match).
     private var spareOutputs: [ByteBuffer] = []
@@ -72,9 +74,11 @@ public final class Engine {
                     output: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) throws -> RunReport {
         self.output = output
         self.shutdown = shutdown
+        self.inputs = inputs
         defer {
             spareOutputs = []
             self.shutdown = nil
+            self.inputs = []
         }
         tallies = inputs.map { InputTally(path: $0.path) }
         malformed = 0
@@ -122,13 +126,17 @@ public final class Engine {
     private func runFiles(_ inputs: [InputSpec], from start: Int) -> Int {
         var batch = [WorkItem]()
         var index = start
+        var listed = 0
         while index < inputs.count, let path = inputs[index].filePath {
             var info = stat()
             if PathBytes.withCString(path, { fstatat(AT_FDCWD, $0, &info, 0) }) == 0 && System.isRegular(info) && Int(info.st_size) <= options.smallFileLimit
                 && !Engine.prefersBlockParallel(path, size: Int(info.st_size), options) {
                 batch.append(WorkItem(input: index, source: .wholeFile(path)))
                 index += 1
-                if batch.count >= 4096 { break }
+                listed += Int(info.st_size)
+                // A batch's lines are held until all of it is read: for grep and select, a batch of plain files
+                // stops at `batchOutputBudget` listed bytes (decoded ones draw on the budget as they go).
+                if batch.count >= 4096 || wantsOutput && listed >= options.batchOutputBudget { break }
             } else {
                 break
             }
@@ -464,6 +472,7 @@ public final class Engine {
     private func execute(_ items: [WorkItem], maxWorkers: Int = Int.max, intactEnd: () -> Int = { Int.max }) {
         guard !items.isEmpty else { return }
         let next = Atomic<Int>(0)
+        let budget = Atomic<Int>(wantsOutput ? options.batchOutputBudget : Int.max)
         let workers = min(processors.count, items.count, max(1, maxWorkers))
         let processors = self.processors
         let blockSize = max(options.chunkSize, 1 << 20) * 4
@@ -473,20 +482,25 @@ public final class Engine {
         if wantsOutput { giveOutputBuffers(items) }
         if workers == 1 {
             for item in items where shutdown?.isTriggered != true {
-                Engine.perform(item, processors[0], blockSize, gzip, maxLineLength)
+                Engine.perform(item, processors[0], blockSize, gzip, maxLineLength, budget)
             }
         } else {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 while true {
                     let claimed = next.add(1, ordering: .relaxed).oldValue
                     if claimed >= items.count || shutdown?.isTriggered == true { break }
-                    Engine.perform(items[claimed], processors[worker], blockSize, gzip, maxLineLength)
+                    Engine.perform(items[claimed], processors[worker], blockSize, gzip, maxLineLength, budget)
                 }
             }
         }
         let intact = intactEnd()
         for item in items {
             if case .bytes(_, _, let end) = item.source, end > intact { break }
+            if item.deferred {
+                // Its output would have gone over the batch's budget: read it again on its own, as a large file.
+                if !stopped { runLargeFile(item.input, inputs[item.input]) }
+                continue
+            }
             merge(item)
         }
         if wantsOutput { keepOutputBuffers(items) }
@@ -518,13 +532,14 @@ public final class Engine {
     }
 
     private static func perform(_ item: WorkItem, _ processor: LineProcessor, _ blockSize: Int,
-                                _ gzip: GzipDecoderKind, _ maxLineLength: Int) {
+                                _ gzip: GzipDecoderKind, _ maxLineLength: Int, _ budget: borrowing Atomic<Int>) {
         switch item.source {
         case .bytes(let base, let start, let end):
             processor.process(base, start, end, into: &item.report)
             if item.releasesMappedPages { releasePages(base, start, end) }
         case .wholeFile(let path):
-            WholeFile.process(path, item, processor, blockSize: blockSize, gzip: gzip, maxLineLength: maxLineLength)
+            WholeFile.process(path, item, processor, blockSize: blockSize, gzip: gzip, maxLineLength: maxLineLength,
+                              outputBudget: budget)
         case .overlongLine:
             break
         }

@@ -96,6 +96,11 @@ public struct ExecutionOptions: Sendable {
     /// whether the file was mapped, read whole or decoded, so memory stays bounded on any input (a
     /// decompression bomb of zeros is one endless line) and the answer does not depend on how the input was cut.
     public var maxLineLength: Int = 64 << 20
+    /// The most bytes of grep or select output a batch of small files holds before it is merged: plain files
+    /// fill a batch up to this many listed bytes, and decoded ones (whose output their size does not bound)
+    /// share this much as they go; the others are read again one by one, as large files are. Internal, so that
+    /// tests can make it small.
+    var batchOutputBudget = 64 << 20
 
     /// The given settings, brought within their limits (`threads` nil: the number of active cores). `maxLineLength`
     /// keeps its default of 64 MiB.

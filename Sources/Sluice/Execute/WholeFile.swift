@@ -1,14 +1,18 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// The small-file strategy: one worker opens a file, reads it whole into its own scratch buffer and processes
 /// it, decoding it block by block first when its magic bytes say it is compressed. Many small files thus run
 /// in parallel, one per worker, with no per-file thread handoff. A file that turns out larger than it was
 /// listed (it grew, or is a /proc file of size 0) is read on as a stream, in blocks, so memory stays bounded.
 enum WholeFile {
+    /// Processes the file at `path` as `item`. Output from decoded bytes (a compressed file, or what a plain file
+    /// grew by) is taken from `outputBudget` block by block; once the budget runs out the item stops and is
+    /// marked `deferred`, its report incomplete.
     static func process(_ path: String, _ item: WorkItem, _ processor: LineProcessor, blockSize: Int,
-                        gzip: GzipDecoderKind, maxLineLength: Int) {
+                        gzip: GzipDecoderKind, maxLineLength: Int, outputBudget: borrowing Atomic<Int>) {
         let fd: Int32, info: stat
         do { (fd, info) = try System.openRegular(path) } catch {
             item.error = error as? SluiceError
@@ -61,8 +65,14 @@ enum WholeFile {
                 from = end + 1
             }
             if let last = Bytes.findLast(Bytes.newline, decoded.base, from: from, end: decoded.count) {
+                let written = item.report.output?.count ?? 0
                 processor.process(decoded.base, from, last + 1, into: &item.report)
                 from = last + 1
+                let grown = (item.report.output?.count ?? 0) - written
+                if grown > 0 && outputBudget.subtract(grown, ordering: .relaxed).newValue < 0 {
+                    item.deferred = true
+                    return
+                }
             }
             let tail = decoded.count - from
             if tail > 0 && from > 0 { memmove(decoded.base, decoded.base + from, tail) }

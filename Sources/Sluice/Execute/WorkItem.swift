@@ -17,6 +17,9 @@ final class WorkItem {
     var report = ChunkReport()
     /// An I/O or decoding error met while processing a whole file.
     var error: SluiceError?
+    /// A whole file that stopped because its output would have gone over its batch's budget; its report is
+    /// discarded and the engine reads the file again on its own.
+    var deferred = false
     /// The `.bytes` lie in a read-only file mapping: once processed, the whole pages inside them are dropped
     /// from the mapping (they stay in the page cache), so resident memory stays small and the final unmap is cheap.
     var releasesMappedPages = false

@@ -365,7 +365,14 @@ public final class Engine {
             munmap(mapped, size)
         }
         let data = UnsafeRawBufferPointer(start: mapped, count: size)
-        guard let blocks = BZip2Blocks.locate(data), CSysGuard_faults(slot) == 0 else {
+        // Locating reads every page of the file: the pages it has passed are dropped as it goes (they stay in
+        // the page cache, and each batch of blocks maps its own again), so resident memory stays small.
+        let page = System.pageSize
+        let blocks = BZip2Blocks.locate(data) { passed in
+            let whole = passed & ~(page - 1)
+            if whole > 0 { madvise(mapped, whole, MADV_DONTNEED) }
+        }
+        guard let blocks, CSysGuard_faults(slot) == 0 else {
             return fallbackStream(index, path: path, fd: fd)
         }
         let stitcher = LineStitcher(input: index, chunkSize: options.chunkSize, maxLineLength: options.maxLineLength)

@@ -50,7 +50,9 @@ enum BZip2Blocks {
     /// Finds every block of every stream in `data` (a whole .bz2 file), in order, and checks each stream's
     /// end-of-stream combined CRC against the stored block CRCs. Returns nil when the layout is not fully
     /// understood, so the caller decodes sequentially instead. An empty stream (header + EOS, no block) is fine.
-    static func locate(_ data: UnsafeRawBufferPointer) -> [BZip2Block]? {
+    /// `passed`, when given, is called now and then with a byte offset that locating will not read below again
+    /// (so that a caller can drop the pages of a mapped file behind it).
+    static func locate(_ data: UnsafeRawBufferPointer, passed: ((Int) -> Void)? = nil) -> [BZip2Block]? {
         guard let base = data.baseAddress, data.count >= 14 else { return nil }
         let count = data.count
         return markerFilter.withUnsafeBufferPointer { filterBuffer -> [BZip2Block]? in
@@ -87,6 +89,7 @@ enum BZip2Blocks {
                     let crc = UInt32(truncatingIfNeeded: crcBits)
                     blocks.append(BZip2Block(bitStart: start, bitEnd: next, level: level, crc: crc))
                     combined = combine(combined, crc)
+                    if let passed, blocks.count % 64 == 0 { passed(start >> 3) }
                     bit = next
                     marker = readBits(base, count, at: bit, width: 48)!  // nextMarker verified it fits
                 }

@@ -40,6 +40,19 @@ final class CLITests: XCTestCase {
 
     /// `--` ends select's field list: a file named like a field after it is read (it was taken for a field, and
     /// standard input was read instead).
+    /// `--format fields` splits a line only as far as the query reads (the highest `$N` it names): fields past
+    /// a line's last read as empty, and a line with more fields than the query reads is still one record.
+    func testFieldsAreSplitAsFarAsTheQueryReads() throws {
+        let path = Fixture.write(Array("a 1 x\nb 2\nc 3 y z\n  d   4  \ne\n\nf 5 x w v u\n".utf8),
+                                 to: Fixture.directory() + "/fields")
+        XCTAssertEqual(sluice(["select", "$3", "$1", "--format", "fields", path]).stdout, "x a\n b\ny c\n d\n e\n \nx f\n")
+        XCTAssertEqual(sluice(["count", "--by", "$3", "--format", "fields", path]).stdout, "4 \n2 x\n1 y\n")
+        XCTAssertEqual(sluice(["select", "$1", "--where", "$4=z", "--format", "fields", path]).stdout, "c\n")
+        XCTAssertEqual(sluice(["count", "--where", "$6=u", "--format", "fields", path]).stdout, "Total 1\n")
+        XCTAssertEqual(sluice(["select", "line", "--where", "$3=x", "--format", "fields", path]).stdout,
+                       "a 1 x\nf 5 x w v u\n")
+    }
+
     func testSelectFieldsEndAtDoubleDash() throws {
         let dir = Fixture.directory()
         Fixture.write(Array("9.9.9.9 - - [d] \"GET /z HTTP/1.0\" 200 5\n".utf8), to: dir + "/status")

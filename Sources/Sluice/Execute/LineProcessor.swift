@@ -31,8 +31,9 @@ final class LineProcessor {
         self.plan = plan
         self.maxLineLength = maxLineLength
         state = AggregateState(plan.aggregate, custom: plan.query.custom)
-        // The facade's custom aggregate may read whole lines itself, so `.fields` need not split them.
-        parser = RecordParser(plan.format, splitsFields: plan.query.custom?.splitsFields ?? true,
+        // `.fields` splits a line only as far as the query reads; the facade's custom aggregate either reads
+        // every field or the whole line itself.
+        parser = RecordParser(plan.format, fieldLimit: plan.query.custom.map { $0.splitsFields ? Int.max : 0 } ?? plan.fieldsRead,
                               needsTrailer: plan.usesTrailer)
         record = parser.record
         prefilter = plan.prefilter.map(Matcher.init)

@@ -18,6 +18,9 @@ final class Plan: @unchecked Sendable {
     /// True when some field after bytes (referer, agent) is read, or the facade reads records itself; the auto
     /// format then parses ` "referer" "agent"`, which otherwise it can skip.
     let usesTrailer: Bool
+    /// How many leading fields the query reads (the highest field index it names, plus one); the facade's own
+    /// record consumers may read any. The `fields` format splits a line no further.
+    let fieldsRead: Int
 
     init(_ query: Query) throws {
         self.query = query
@@ -65,6 +68,7 @@ final class Plan: @unchecked Sendable {
         }
         if case .select(let selected, _) = output { fields += selected }
         usesTrailer = query.custom != nil || fields.contains { $0.index >= AccessField.referer }
+        fieldsRead = query.custom != nil ? Int.max : fields.reduce(0) { max($0, $1.index + 1) }
     }
 
     /// The fields `select` writes: as given, except that JSON keeps each name once (its first place), since an

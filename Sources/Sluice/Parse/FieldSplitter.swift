@@ -1,10 +1,11 @@
 /// awk-style splitting: fields are maximal runs of non-space bytes; leading and trailing spaces are ignored.
 enum FieldSplitter {
-    /// Sets `record`'s fields to the runs of `base[start..<end]`, in order, growing its capacity as needed.
-    static func split(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into record: Record) {
+    /// Sets `record`'s fields to the first `limit` runs of `base[start..<end]`, in order, growing its capacity
+    /// as needed; the runs after them are not looked for.
+    static func split(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into record: Record, limit: Int = Int.max) {
         var count = 0
         var i = start
-        while true {
+        while count < limit {
             while i < end && Bytes.isSpace(base[i]) { i += 1 }
             if i >= end { break }
             let j = AccessLogScanner.run(base, i, end)

@@ -16,14 +16,15 @@ final class RecordParser {
     let wantCombined: Bool
     let requireCombined: Bool
     private let isFields: Bool
-    private let splitsFields: Bool
+    private let fieldLimit: Int
     private let formatMatcher: Matcher?
     private let groups: Int
     private let sharedNames: [(first: Int, others: [Int])]
 
-    /// With `splitsFields` false, the fields format leaves the line unsplit (for consumers that read it whole).
-    /// With `needsTrailer` false, the auto format does not look for referer and agent (they read as empty).
-    init(_ format: CompiledFormat, splitsFields: Bool = true, needsTrailer: Bool = true) {
+    /// The fields format splits a line into at most `fieldLimit` fields, the ones its consumers read (0 leaves
+    /// it unsplit, for consumers that read it whole); fields past them read as empty. With `needsTrailer` false,
+    /// the auto format does not look for referer and agent (they read as empty).
+    init(_ format: CompiledFormat, fieldLimit: Int = Int.max, needsTrailer: Bool = true) {
         accessLog = format.isAccessLog
         switch format.format {
         case .combined: wantCombined = true; requireCombined = true
@@ -31,7 +32,7 @@ final class RecordParser {
         default: wantCombined = false; requireCombined = false
         }
         if case .fields = format.format { isFields = true } else { isFields = false }
-        self.splitsFields = splitsFields
+        self.fieldLimit = fieldLimit
         formatMatcher = format.pattern.map(Matcher.init)
         groups = format.pattern?.captureCount ?? 0
         sharedNames = format.sharedNames
@@ -52,7 +53,7 @@ final class RecordParser {
                 ? .record : .malformed
         }
         if isFields {
-            if splitsFields { FieldSplitter.split(base, lineStart, lineEnd, into: record) } else { record.fieldCount = 0 }
+            FieldSplitter.split(base, lineStart, lineEnd, into: record, limit: fieldLimit)
             return .record
         }
         return parseRegex(base, lineStart, lineEnd)

@@ -93,7 +93,7 @@ struct DistinctCommand: ParsableCommand {
             case .values(let values):
                 if input.json {
                     let numeric = input.recordFormat.holdsIntegers(field)
-                    Output.standard.json("[" + values.map { JSON.value($0, numeric: numeric) }.joined(separator: ",") + "]")
+                    Printer.jsonArray(values.count) { JSON.value(values[$0], numeric: numeric) }
                 } else {
                     for value in values {
                         Output.standard.write(value)
@@ -217,8 +217,9 @@ enum Printer {
     /// `COUNT VALUE` lines, or a JSON array of {value, count}, the values numbers when `numeric`.
     static func counts(_ entries: [Answer.Entry], json: Bool, numeric: Bool) {
         if json {
-            let rows = entries.map { "{\"value\":\(JSON.value($0.value, numeric: numeric)),\"count\":\($0.count)}" }
-            Output.standard.json("[" + rows.joined(separator: ",") + "]")
+            Printer.jsonArray(entries.count) {
+                "{\"value\":\(JSON.value(entries[$0].value, numeric: numeric)),\"count\":\(entries[$0].count)}"
+            }
             return
         }
         for entry in entries {
@@ -226,6 +227,17 @@ enum Printer {
             Output.standard.write(entry.value)
             Output.standard.write("\n")
         }
+    }
+
+    /// A JSON array of `count` elements and a newline, written element by element (`element(i)` is the JSON
+    /// text of element i), so that a large answer is never held as one string.
+    static func jsonArray(_ count: Int, _ element: (Int) -> String) {
+        Output.standard.jsonPiece("[")
+        for index in 0..<count {
+            if index > 0 { Output.standard.jsonPiece(",") }
+            Output.standard.jsonPiece(element(index))
+        }
+        Output.standard.json("]")
     }
 
 }

@@ -35,9 +35,14 @@ final class Output {
     /// Writes JSON text and a newline as the UTF-8 it is: its strings were escaped from bytes already, so no
     /// character is turned back into a path byte (`PathBytes` carries those in a private-use range).
     func json(_ text: String) {
+        jsonPiece(text)
+        write([10])
+    }
+
+    /// `json` without the newline, for a JSON document written in pieces.
+    func jsonPiece(_ text: String) {
         var text = text
         text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
-        write([10])
     }
 
     func flush() {

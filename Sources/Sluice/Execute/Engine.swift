@@ -606,7 +606,10 @@ public final class Engine {
 
     private func mergedAnswer() -> (Answer, Bool) {
         let merged = processors[0].state
-        for processor in processors.dropFirst() { merged.merge(processor.state) }
+        for processor in processors.dropFirst() {
+            merged.merge(processor.state)
+            processor.reset()  // its table is no longer needed: freed before the answer is built
+        }
         if case .custom = plan.aggregate { query.custom?.result = merged.sink }
         defer { for processor in processors { processor.reset() } }
         return (answer(merged), merged.overflowed)

@@ -50,6 +50,7 @@ final class ByteTable {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = .allocate(capacity: size)
+        System.adviseHugePages(slots, size * MemoryLayout<Slot>.stride)
         slots.initialize(repeating: Slot(meta: 0, low: 0, high: 0, value: 0), count: size)
         mask = size - 1
     }
@@ -124,6 +125,7 @@ final class ByteTable {
         let oldSize = mask + 1
         let size = oldSize * 2
         slots = .allocate(capacity: size)
+        System.adviseHugePages(slots, size * MemoryLayout<Slot>.stride)
         slots.initialize(repeating: Slot(meta: 0, low: 0, high: 0, value: 0), count: size)
         mask = size - 1
         for index in 0..<oldSize where oldSlots[index].meta != 0 {

@@ -17,6 +17,7 @@ public final class ByteBuffer {
     public init(capacity: Int = 4096) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
+        System.adviseHugePages(base, self.capacity)
     }
 
     deinit { base.deallocate() }
@@ -31,6 +32,7 @@ public final class ByteBuffer {
         var newCapacity = capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
         let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        System.adviseHugePages(fresh, newCapacity)
         fresh.update(from: base, count: count)
         base.deallocate()
         base = fresh

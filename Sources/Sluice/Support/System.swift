@@ -10,6 +10,18 @@ enum System {
 
     static var pageSize: Int { sysconf(Int32(_SC_PAGESIZE)) }
 
+    /// Asks the kernel to back the whole 2 MiB stretches of `count` bytes at `start` with transparent huge pages,
+    /// where the system grants them on request (`madvise` mode): a table read at random then takes far fewer TLB
+    /// misses. Does nothing for less than 4 MiB; the memory's contents are unchanged either way.
+    static func adviseHugePages(_ start: UnsafeMutableRawPointer, _ count: Int) {
+        guard count >= 4 << 20 else { return }
+        let huge = UInt(2 << 20)
+        let first = (UInt(bitPattern: start) + huge - 1) & ~(huge - 1)
+        let last = (UInt(bitPattern: start) + UInt(count)) & ~(huge - 1)
+        guard last > first, let aligned = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(aligned, Int(last - first), MADV_HUGEPAGE)
+    }
+
     /// Opens `path` read-only; the open of a FIFO waits for a writer, as `cat`'s does.
     static func open(_ path: String) throws -> Int32 {
         try open(path, flags: 0)

@@ -20,10 +20,21 @@ enum Fixture {
     /// The `sluice` binary built with the tests.
     static let binary = root + "/.build/debug/sluice"
 
-    /// A fresh, empty temporary directory.
-    static func directory() -> String {
-        var template = Array("/tmp/sluice-test-XXXXXX".utf8CString)
-        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    /// A fresh, empty temporary directory, inside `scratch`.
+    static func directory() -> String { temporary(scratch + "/XXXXXX") }
+
+    /// One temporary directory per test process that holds every `directory()`; removed with all it holds when
+    /// the process exits, so test runs leave nothing behind in /tmp.
+    static let scratch: String = {
+        let path = temporary("/tmp/sluice-test-XXXXXX")
+        atexit { try? FileManager.default.removeItem(atPath: Fixture.scratch) }
+        return path
+    }()
+
+    /// A new directory named from `template`, whose trailing `XXXXXX` mkdtemp replaces.
+    private static func temporary(_ template: String) -> String {
+        var bytes = Array(template.utf8CString)
+        return bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
     }
 
     /// Writes `bytes` to `path`.

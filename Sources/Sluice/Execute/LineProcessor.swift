@@ -33,8 +33,8 @@ final class LineProcessor {
         state = AggregateState(plan.aggregate, custom: plan.query.custom)
         // `.fields` splits a line only as far as the query reads; the facade's custom aggregate either reads
         // every field or the whole line itself.
-        parser = RecordParser(plan.format, fieldLimit: plan.query.custom.map { $0.splitsFields ? Int.max : 0 } ?? plan.fieldsRead,
-                              needsTrailer: plan.usesTrailer)
+        let fieldLimit = plan.query.custom.map { $0.splitsFields ? Int.max : 0 } ?? plan.fieldsRead
+        parser = RecordParser(plan.format, fieldLimit: fieldLimit, needsTrailer: plan.usesTrailer)
         record = parser.record
         prefilter = plan.prefilter.map(Matcher.init)
         conditions = ConditionEvaluator(plan.conditions, accessLog: plan.format.isAccessLog)

@@ -176,25 +176,34 @@ final class ByteTable {
     /// Every key, sorted bytewise.
     func sortedKeys() -> [[UInt8]] { sortedSlots(byCount: false).map(copyKey) }
 
-    /// The occupied slots sorted by key bytewise, after count (highest first) when `byCount`. The keys are
-    /// compared as their first 16 bytes taken as two integers (zero-padded), and whole only where those tie.
+    /// The occupied slots sorted by key bytewise, after count (highest first) when `byCount`.
     private func sortedSlots(byCount: Bool) -> [Int] {
         flush()
-        var order = [(count: Int64, first: UInt64, second: UInt64, index: Int)]()
+        var order = [SortKey]()
         order.reserveCapacity(count)
-        for index in 0...mask where slots[index].meta != 0 {
-            let (key, length) = key(index)
-            let (first, second) = ByteTable.words(key, min(length, ByteTable.inlineCapacity))
-            order.append((byCount ? slots[index].value : 0, first.byteSwapped, second.byteSwapped, index))
-        }
-        order.sort { a, b in
-            if a.count != b.count { return a.count > b.count }
-            if a.first != b.first { return a.first < b.first }
-            if a.second != b.second { return a.second < b.second }
-            let (ka, la) = key(a.index), (kb, lb) = key(b.index)
-            return Extreme.compare(ka, la, kb, lb) < 0
-        }
+        for index in 0...mask where slots[index].meta != 0 { order.append(sortKey(index, byCount: byCount)) }
+        order.sort(by: precedes)
         return order.map(\.index)
+    }
+
+    /// What the output order compares of a slot: its count (0 when counts do not matter) and its key's first 16
+    /// bytes as two big-endian integers, zero-padded.
+    private typealias SortKey = (count: Int64, first: UInt64, second: UInt64, index: Int)
+
+    private func sortKey(_ index: Int, byCount: Bool) -> SortKey {
+        let (key, length) = key(index)
+        let (first, second) = ByteTable.words(key, min(length, ByteTable.inlineCapacity))
+        return (byCount ? slots[index].value : 0, first.byteSwapped, second.byteSwapped, index)
+    }
+
+    /// True when `a` comes first: the higher count, then the bytewise smaller key, compared whole only when
+    /// the first 16 bytes tie.
+    private func precedes(_ a: SortKey, _ b: SortKey) -> Bool {
+        if a.count != b.count { return a.count > b.count }
+        if a.first != b.first { return a.first < b.first }
+        if a.second != b.second { return a.second < b.second }
+        let (ka, la) = key(a.index), (kb, lb) = key(b.index)
+        return Extreme.compare(ka, la, kb, lb) < 0
     }
 
     /// A copy of the key in the slot at `index`.
@@ -204,33 +213,31 @@ final class ByteTable {
     }
 
     /// The `k` entries with the highest counts, ties broken by key ascending (bytewise). For a small `k` the
-    /// best entries are kept in a sorted list while the table is scanned once, so most entries cost one compare.
+    /// best entries are kept in a sorted list while the table is scanned once, so most entries cost one compare
+    /// of their count.
     func top(_ k: Int) -> [(key: [UInt8], count: Int64)] {
         flush()
         guard k > 0 else { return [] }
-        /// True when slot `a` ranks before slot `b`.
-        func before(_ a: Int, _ b: Int) -> Bool {
-            let va = slots[a].value, vb = slots[b].value
-            if va != vb { return va > vb }
-            let (ka, la) = key(a), (kb, lb) = key(b)
-            return Extreme.compare(ka, la, kb, lb) < 0
-        }
         var best = [Int]()
         if k >= count || k > 4096 {
             best = sortedSlots(byCount: true)
             if best.count > k { best.removeSubrange(k...) }
         } else {
-            best.reserveCapacity(k + 1)
+            var kept = [SortKey]()
+            kept.reserveCapacity(k + 1)
             for index in 0...mask where slots[index].meta != 0 {
-                if best.count == k && !before(index, best[k - 1]) { continue }
-                var low = 0, high = best.count
+                if kept.count == k && slots[index].value < kept[k - 1].count { continue }
+                let candidate = sortKey(index, byCount: true)
+                if kept.count == k && !precedes(candidate, kept[k - 1]) { continue }
+                var low = 0, high = kept.count
                 while low < high {
                     let middle = (low + high) / 2
-                    if before(best[middle], index) { low = middle + 1 } else { high = middle }
+                    if precedes(kept[middle], candidate) { low = middle + 1 } else { high = middle }
                 }
-                best.insert(index, at: low)
-                if best.count > k { best.removeLast() }
+                kept.insert(candidate, at: low)
+                if kept.count > k { kept.removeLast() }
             }
+            best = kept.map(\.index)
         }
         return best.map { index in (copyKey(index), slots[index].value) }
     }

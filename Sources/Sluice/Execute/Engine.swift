@@ -93,7 +93,7 @@ public final class Engine {
                 runStandardInput(index)
                 index += 1
             case .file, .foundFile:
-                index = runFiles(inputs, from: index)
+                index = runFiles(from: index)
             }
         }
         for index in tallies.indices where tallies[index].linesGivenUp > 1 {
@@ -122,8 +122,9 @@ public final class Engine {
 
     // MARK: Strategies
 
-    /// Opens `path` and picks a strategy; consecutive small files are batched together. Returns the next index.
-    private func runFiles(_ inputs: [InputSpec], from start: Int) -> Int {
+    /// Reads the run's inputs from `start` on with a strategy each; consecutive small files are batched together.
+    /// Returns the next index.
+    private func runFiles(from start: Int) -> Int {
         var batch = [WorkItem]()
         var index = start
         var listed = 0

@@ -19,8 +19,8 @@ struct SluiceCommand: ParsableCommand {
 
     /// ArgumentParser's `main`, except that a usage error (unknown option, missing or invalid argument, no
     /// subcommand) exits with status 2, as every other error does here and as grep's and rg's do, rather than 64
-    /// or 0; and that the arguments are taken from the raw `argv`, so a path that is not UTF-8 keeps its bytes
-    /// (`PathBytes`).
+    /// or 0; that the arguments are taken from the raw `argv`, so a path that is not UTF-8 keeps its bytes
+    /// (`PathBytes`); and that long runs of paths skip ArgumentParser's per-value bookkeeping (`OperandRuns`).
     static func main() {
         let arguments = (1..<Int(CommandLine.argc)).map { index in
             let argument = CommandLine.unsafeArgv[index]!
@@ -32,12 +32,22 @@ struct SluiceCommand: ParsableCommand {
         signal(SIGQUIT, SIG_DFL)
         var command: ParsableCommand
         do {
-            try checkUsage(arguments)
-            command = try parseAsRoot(arguments)
+            command = try parse(arguments)
         } catch {
             fail(error, usage: self)
         }
         do { try command.run() } catch { fail(error, usage: type(of: command)) }
+    }
+
+    /// The command `arguments` (after the program name) ask for, as `parseAsRoot` parses them, after the checks
+    /// of `checkUsage`; long runs of paths are folded for the parse and put back after it (`OperandRuns`).
+    static func parse(_ arguments: [String]) throws -> ParsableCommand {
+        try checkUsage(arguments)
+        var runs = OperandRuns()
+        let command = try parseAsRoot(runs.fold(arguments))
+        guard var carrier = command as? TakesOperands else { return command }
+        carrier.operands = runs.expand(carrier.operands)
+        return carrier
     }
 
     /// Refuses what ArgumentParser would take without complaint but a user did not mean: no subcommand (it

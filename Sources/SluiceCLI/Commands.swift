@@ -157,7 +157,7 @@ struct MinCommand: ParsableCommand {
 struct TopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "top", abstract: "The most frequent values of a field.")
     @Argument(help: "The field.") var field: String
-    @Option(name: .short, parsing: .unconditional, help: "How many values.") var k: Int = 10
+    @Option(name: .customShort("k", allowingJoined: true), parsing: .unconditional, help: "How many values (also written -kN).") var k: Int = 10
     @OptionGroup var input: InputOptions
 
     func run() throws {

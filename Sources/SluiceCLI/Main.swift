@@ -51,15 +51,25 @@ struct SluiceCommand: ParsableCommand {
     }
 
     /// Refuses what ArgumentParser would take without complaint but a user did not mean: no subcommand (it
-    /// printed the help and exited 0), help for an unknown subcommand (the same), and a short-option cluster
-    /// holding `h` such as a path `-ch.log` (it printed the help and exited 0 without reading anything).
+    /// printed the help and exited 0), help for an unknown subcommand (the same), arguments after `--version`
+    /// (ignored), an option given an empty value with `=` (it took the next argument as the value), and a
+    /// short-option cluster holding `h` such as a path `-ch.log` (it printed the help and exited 0 without
+    /// reading anything).
     private static func checkUsage(_ arguments: [String]) throws {
         guard let first = arguments.first else { throw ValidationError("a subcommand is needed (sluice --help lists them)") }
         let names = configuration.subcommands.map { $0._commandName }
         if first == "help", arguments.count > 1, !names.contains(arguments[1]) {
             throw ValidationError("unknown subcommand '\(arguments[1])' (known: \(names.joined(separator: ", ")))")
         }
+        if first == "--version", arguments.count > 1 {
+            throw ValidationError("--version takes no arguments (got '\(arguments[1])')")
+        }
         let options = arguments.prefix(while: { $0 != "--" })
+        // ArgumentParser reads `--grep=` as a bare `--grep` and takes the next argument for its value, so the
+        // path after it became the pattern; an empty value has to be a separate argument.
+        if let empty = options.first(where: { $0.hasPrefix("--") && $0.count > 3 && $0.firstIndex(of: "=") == $0.index(before: $0.endIndex) }) {
+            throw ValidationError("'\(empty)' has an empty value after '='; write \(empty.dropLast()) '' for an empty value")
+        }
         for (index, argument) in zip(options.indices, options)
         where argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
             // After an option whose value may well start with `-` (`--grep -http`), that value must be attached.

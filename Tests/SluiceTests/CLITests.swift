@@ -32,6 +32,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sluice(["max", "bytes", "--with", "request", path]).stdout, "30 /c\n")
         XCTAssertEqual(sluice(["min", "bytes", "--with", "request", path]).stdout, "0 /b\\\"q\n")
         XCTAssertEqual(sluice(["top", "request", "-k", "2", path]).stdout, "1 /a\n1 /b\\\"q\n")
+        XCTAssertEqual(sluice(["top", "request", "-k1", path]).stdout, "1 /a\n")
         XCTAssertEqual(sluice(["select", "host", "agent", path]).stdout, "1.1.1.1 \n2.2.2.2 \n1.1.1.1 Agent \\\"X\\\"\n")
         XCTAssertEqual(sluice(["select", "$2", "--format", "fields", path]).stdout, "-\n-\n-\n\n")
         let stderr = sluice(["count", path]).stderr

@@ -78,6 +78,10 @@ final class ErrorTests: XCTestCase {
             (["count", "--grep", "-http", path],
              "Error: unknown option '-http' (did you mean ./-http, or -- before it, for a path; or --grep=-http, for a value?)"),
             (["select"], "Error: select needs at least one field\nUsage: sluice select FIELD..."),
+            // `--grep=` read the path after it as the pattern (and standard input as the input).
+            (["count", "--grep=", path], "Error: '--grep=' has an empty value after '='; write --grep '' for an empty value"),
+            (["sum", "bytes", "--threads=", path], "Error: '--threads=' has an empty value after '='"),
+            (["--version", "extra"], "Error: --version takes no arguments (got 'extra')"),
             // grep parses records only for --where; --strict or --format without it did nothing.
             (["grep", "-c", ".", "--strict", path], "Error: --strict and --format apply to records"),
             (["grep", "-c", ".", "--format", "combined", path], "Error: --strict and --format apply to records"),

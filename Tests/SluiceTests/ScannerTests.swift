@@ -1,4 +1,5 @@
 import XCTest
+import CByteScan
 @testable import Sluice
 
 /// The hand-written access-log scanner must accept exactly the lines the tutorial's regex accepts, with the
@@ -65,13 +66,42 @@ final class ScannerTests: XCTestCase {
         }
     }
 
+    /// What `CByteScan_access_run` makes of `line` placed after `padding` bytes and followed by a line it
+    /// must not take: nil when it declines the line (and then it must stop at the line's start), else the
+    /// status and bytes it summed (and then it must stop at the next line's start).
+    func run(_ line: [UInt8], padding: Int, file: StaticString, lineNumber: UInt) -> (status: Int64, bytes: Int64)? {
+        let buffer = [UInt8](repeating: 65, count: padding) + line + [10] + Array(repeating: UInt8(ascii: " "), count: 150) + [10]
+        return buffer.withUnsafeBufferPointer { raw in
+            var taken = CByteScanRun()
+            let stop = CByteScan_access_run(raw.baseAddress!, padding, raw.count, &taken)
+            let text = String(decoding: line, as: UTF8.self).debugDescription
+            XCTAssertLessThanOrEqual(taken.lines, 1, text, file: file, line: lineNumber)
+            guard taken.lines == 1 else {
+                XCTAssertEqual(stop, padding, text, file: file, line: lineNumber)
+                return nil
+            }
+            XCTAssertEqual(stop, padding + line.count + 1, text, file: file, line: lineNumber)
+            return (taken.status, taken.bytes)
+        }
+    }
+
     var accepted = 0
     var rejected = 0
+    /// Lines the C run took.
+    var taken = 0
 
     func check(_ line: [UInt8], file: StaticString = #filePath, lineNumber: UInt = #line) {
         let want = expected(line)
         if want == nil { rejected += 1 } else { accepted += 1 }
         for padding in [0, 3, 61] {
+          // The C run takes only lines the regex accepts, with the same numbers.
+          if CByteScan_access_run_available(), let got = run(line, padding: padding, file: file, lineNumber: lineNumber) {
+              taken += 1
+              let text = String(decoding: line, as: UTF8.self).debugDescription
+              XCTAssertNotNil(want, "C run took \(text)", file: file, line: lineNumber)
+              XCTAssertEqual(got.status, want?.status, text, file: file, line: lineNumber)
+              XCTAssertEqual(got.bytes, want?.bytes, text, file: file, line: lineNumber)
+          }
           for (longTail, allFields) in [(false, true), (true, true), (true, false)] {
             let got = scanned(line, padding: padding, longTail: longTail, allFields: allFields)
             let text = String(decoding: line, as: UTF8.self).debugDescription
@@ -142,6 +172,34 @@ final class ScannerTests: XCTestCase {
         check(Array("1.2.3.4 - - [a] \"GET /".utf8) + Array(repeating: 120, count: 300) + Array(" HTTP/1.1\" 200 7".utf8))
     }
 
+    /// Requests of every length up to past the C run's 128-byte window, so that its separators fall in either
+    /// word and on either side of the 64-byte boundary, each also with a stray byte around its separators.
+    func testRequestsOfEveryLength() {
+        for length in 1...110 {
+            let request = "/" + String(repeating: "a", count: length - 1)
+            for host in ["1.2.3.4", "2001:db8:85a3::8a2e:370:7334"] {
+                let line = host + #" - - [24/Feb/2008:00:08:59 -0600] "GET "# + request + #" HTTP/1.1" 200 4447"#
+                check(Array(line.utf8))
+                check(Array((line + " \"r\" \"a\"").utf8))
+                // An empty method, an empty proto and an empty host, each shaped so that the other separators
+                // still fall where a usual line has them.
+                check(Array(line.replacingOccurrences(of: "\"GET ", with: "\" ").utf8))
+                check(Array(line.replacingOccurrences(of: " HTTP/1.1\"", with: " \"").utf8))
+                check(Array((" - - [24/Feb/2008:00:08:59 -0600] \"GET " + request + " HTTP/1.1\" 200 4447").utf8))
+                check(Array(line.replacingOccurrences(of: request, with: "").utf8))
+                // A control byte that is no whitespace ends no field: bytes then holds it and is no number.
+                check(Array((line + "\u{1}").utf8))
+                check(Array((line + "\u{0} \"r\"").utf8))
+                for stray in ["  ", "\t", "\"", "] \"", "\u{1}"] {
+                    check(Array(line.replacingOccurrences(of: " HTTP", with: stray + "HTTP").utf8))
+                    check(Array(line.replacingOccurrences(of: "GET ", with: "GET" + stray).utf8))
+                    check(Array(line.replacingOccurrences(of: " 4447", with: stray + "4447").utf8))
+                }
+            }
+        }
+        if CByteScan_access_run_available() { XCTAssertGreaterThan(taken, 500) }
+    }
+
     func testRandomLinesAgreeWithTheRegex() {
         var generator = SplitMix64(state: 42)
         let pieces: [[UInt8]] = [
@@ -172,5 +230,6 @@ final class ScannerTests: XCTestCase {
         // Both outcomes must be well represented, or the comparison proves little.
         XCTAssertGreaterThan(accepted, 1000)
         XCTAssertGreaterThan(rejected, 1000)
+        if CByteScan_access_run_available() { XCTAssertGreaterThan(taken, 1000) }
     }
 }

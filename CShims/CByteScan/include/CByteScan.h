@@ -3,6 +3,7 @@
 // portable fallback elsewhere. The functions are static inline so Swift inlines them into its hot loops.
 #ifndef CBYTESCAN_H
 #define CBYTESCAN_H
+#include <stdbool.h>
 #include <stdint.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -98,4 +99,23 @@ static inline uint64_t CByteScan_pair_newlines64(const uint8_t *p, uint8_t first
     return CByteScan_pair64(p, first, last, distance);
 #endif
 }
+
+/// The lines `CByteScan_access_run` took, and the sums of their status and bytes fields.
+typedef struct {
+    uint64_t lines;
+    int64_t bytes;
+    int64_t status;
+} CByteScanRun;
+
+/// Whether `CByteScan_access_run` can take lines on this CPU (x86-64 with AVX2 and POPCNT); without it, it takes
+/// none.
+bool CByteScan_access_run_available(void);
+
+/// Takes the access-log lines of base[start..<end] one after another from `start` (a line start) while each has
+/// the usual shape described in access_run.c, which makes it a record of the tutorial's pattern with status and
+/// bytes of at most 8 digits (bytes may be '-', read as 0). Stops at the first other line, or where fewer than
+/// 128 bytes are left before `end`. Returns where it stopped (the start of the line it did not take; end + 1
+/// when the last line taken has no newline before `end`) and stores in *run how many lines it took and the sums
+/// of their status and bytes. Reads only base[start..<end].
+long CByteScan_access_run(const uint8_t *base, long start, long end, CByteScanRun *run);
 #endif

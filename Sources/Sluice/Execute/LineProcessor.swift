@@ -1,3 +1,5 @@
+import CByteScan
+
 /// One worker's line engine: parses, filters and aggregates the lines of the chunks it is given. It owns all
 /// its scratch state (record, matchers, aggregate), so workers share nothing while they run.
 final class LineProcessor {
@@ -154,7 +156,30 @@ final class LineProcessor {
         var countsOnly = false
         if case .count = state.kind { countsOnly = true }
         let allFields = filtered || !(sumsBytes || sumsStatus || countsOnly)
+        // With nothing but status and bytes to read, the usual lines go through the C run many at a time; the
+        // scanner takes each line the run stops at. Where two lines in a row are not usual, it takes the next 16
+        // too before the run is tried again.
+        let runs = !allFields && !requireCombined && LineProcessor.accessRunAvailable
+        var taken = CByteScanRun()
+        var runFrom = line
         while lineStart < end {
+            if runs && line >= runFrom {
+                let next = CByteScan_access_run(base, lineStart, end, &taken)
+                if taken.lines == 0 {
+                    runFrom = line &+ 16
+                } else {
+                    let lines = Int(taken.lines)
+                    line &+= lines
+                    if countsOnly {
+                        state.total &+= Int64(lines)
+                    } else {
+                        WrappingSum.add(sumsBytes ? taken.bytes : taken.status, to: &sum, wraps: &wraps)
+                        summed &+= Int64(lines)
+                    }
+                    lineStart = next
+                    if lineStart >= end { break }
+                }
+            }
             if AccessLogScanner.scan(base, lineStart, end, into: record, cursor: &cursor,
                                      wantCombined: wantCombined, requireCombined: requireCombined,
                                      allFields: allFields) {
@@ -178,6 +203,9 @@ final class LineProcessor {
             report.selected += summed
         }
     }
+
+    /// Whether this CPU runs `CByteScan_access_run` (x86-64 with AVX2), asked once.
+    private static let accessRunAvailable = CByteScan_access_run_available()
 
     /// Calls `body` for each line of the chunk that `matcher` matches alone. A line-local pattern (see
     /// `LineLocality`) searches the whole chunk at once rather than line by line, and a match that spans a newline

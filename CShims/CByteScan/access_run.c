@@ -1,0 +1,210 @@
+// The usual access-log line, checked and summed many lines at a time with AVX2 where the CPU has it.
+//
+// It accepts a line only when its shape is the plain one; everything else is left to the Swift scanner, which
+// decides it exactly (AccessLogScanner.swift). A line is taken here when, in the 128 bytes from its start:
+// - the first ten bytes at or below 0x20 are p0 < ... < p9: the first nine of them spaces and p9 whitespace
+//   (tab, LF, VT, FF, CR or space: PCRE2's \s in byte mode), so they are also the first ten whitespace bytes;
+//   no two of them adjacent, and the line not starting with one;
+// - p2 is followed by '[', p4 is `] "` with no separator after the quote, p7 closes proto with a quote that is
+//   not the byte right after p6, and p3 (the space inside the datetime) is not a `] "` itself;
+// - status (p7, p8) is 1 to 8 digits and bytes (p8, p9) is '-' or 1 to 8 digits.
+// Such a line matches the tutorial's pattern with exactly these fields, as quickFields in the Swift scanner
+// finds them; the bounds on the digits keep every sum of one call far inside 64 bits.
+#include "CByteScan.h"
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#include <string.h>
+
+typedef unsigned __int128 u128;
+
+#define TARGET __attribute__((target("avx2,bmi,popcnt")))
+
+/// Bit i of *spaces is set when p[i] is a space, and of *low when p[i] <= 0x20 (every whitespace byte, and the
+/// other control bytes, which the checks below then refuse wherever they matter), for the 128 bytes at p.
+TARGET static inline void classify128(const uint8_t *p, uint64_t spaces[2], uint64_t low[2]) {
+    uint32_t s[4], l[4];
+    for (int k = 0; k < 4; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * k));
+        __m256i space = _mm256_set1_epi8(' ');
+        s[k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space));
+        l[k] = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(v, space), v));
+    }
+    spaces[0] = s[0] | (uint64_t)s[1] << 32;
+    spaces[1] = s[2] | (uint64_t)s[3] << 32;
+    low[0] = l[0] | (uint64_t)l[1] << 32;
+    low[1] = l[2] | (uint64_t)l[3] << 32;
+}
+
+/// The separator positions a line's checks need: p2, p3, p4, p6, p7, p8 and p9 (the first ten bits of `low` are
+/// p0...p9).
+typedef struct {
+    long p2, p3, p4, p6, p7, p8, p9;
+} Separators;
+
+/// The usual case, in 64-bit words: p0...p4 within the first 64 bytes and p5...p9 within the 64 bytes after p4.
+/// Checks that p0...p8 are spaces, that the line does not start with one, that no two of p0...p9 are adjacent
+/// and that the byte two after p4 is no separator. Returns 1 with the positions, 0 when the line is not
+/// usual, and -1 when the separators lie further apart than these words reach.
+TARGET static inline int separators_near(uint64_t spaces[2], uint64_t low[2], Separators *at) {
+    uint64_t w = low[0];
+    w = _blsr_u64(w);
+    w = _blsr_u64(w);
+    at->p2 = (long)_tzcnt_u64(w);
+    w = _blsr_u64(w);
+    at->p3 = (long)_tzcnt_u64(w);
+    w = _blsr_u64(w);
+    long p4 = (long)_tzcnt_u64(w);
+    if (p4 > 62) return -1;
+    uint64_t first5 = low[0] & ~_blsr_u64(w);
+    // The separators from p4 + 1 on, in one word.
+    unsigned shift = (unsigned)p4 + 1;
+    uint64_t h = low[0] >> shift | low[1] << (64 - shift);
+    uint64_t hs = spaces[0] >> shift | spaces[1] << (64 - shift);
+    uint64_t g = h;
+    long q6 = (long)_tzcnt_u64(g = _blsr_u64(g));
+    long q7 = (long)_tzcnt_u64(g = _blsr_u64(g));
+    long q8 = (long)_tzcnt_u64(g = _blsr_u64(g));
+    g = _blsr_u64(g);
+    if (g == 0) return -1;
+    long q9 = (long)_tzcnt_u64(g);
+    uint64_t next4 = h & ~g;
+    uint64_t wrong = (first5 & ~spaces[0]) | (low[0] & (low[0] >> 1) & first5) | (low[0] & 1) |
+                     (next4 & ~hs) | (h & (h >> 1) & next4) | (h & 3);
+    at->p4 = p4;
+    at->p6 = p4 + 1 + q6;
+    at->p7 = p4 + 1 + q7;
+    at->p8 = p4 + 1 + q8;
+    at->p9 = p4 + 1 + q9;
+    return wrong == 0;
+}
+
+/// The index of the one set bit of `bit`, without a branch on which half holds it.
+TARGET static inline long bit_index(u128 bit) {
+    u128 below = bit - 1;
+    return __builtin_popcountll((uint64_t)below) + __builtin_popcountll((uint64_t)(below >> 64));
+}
+
+/// `separators_near` for separators anywhere in the 128 bytes, on 128-bit masks. Returns 1 or 0.
+TARGET static inline int separators_far(uint64_t spaces[2], uint64_t low[2], Separators *at) {
+    u128 all = (u128)low[0] | (u128)low[1] << 64;
+    u128 space = (u128)spaces[0] | (u128)spaces[1] << 64;
+    u128 rest = all;
+    rest &= rest - 1;
+    rest &= rest - 1;
+    u128 b2 = rest & -rest;
+    rest &= rest - 1;
+    u128 b3 = rest & -rest;
+    rest &= rest - 1;
+    u128 b4 = rest & -rest;
+    rest &= rest - 1;
+    rest &= rest - 1;
+    u128 b6 = rest & -rest;
+    rest &= rest - 1;
+    u128 b7 = rest & -rest;
+    rest &= rest - 1;
+    u128 b8 = rest & -rest;
+    rest &= rest - 1;
+    u128 b9 = rest & -rest;
+    u128 first9 = all & ~rest;
+    u128 wrong = (first9 & ~space) | (all & (all >> 1) & first9) | (all & 1) | ((b4 << 2) & all);
+    if (wrong != 0 || b9 == 0) return 0;
+    at->p2 = bit_index(b2);
+    at->p3 = bit_index(b3);
+    at->p4 = bit_index(b4);
+    at->p6 = bit_index(b6);
+    at->p7 = bit_index(b7);
+    at->p8 = bit_index(b8);
+    at->p9 = bit_index(b9);
+    return 1;
+}
+
+/// The value of `count` (1...8) ASCII digits ending at end, read as one word; -1 if any byte is no digit.
+/// Reads the 8 bytes before end, which lie within the line (status and bytes start 17 or more bytes in).
+TARGET static inline int64_t digits8(const uint8_t *end, long count) {
+    if (count < 1 || count > 8) return -1;
+    uint64_t word;
+    memcpy(&word, end - 8, 8);
+    uint64_t kept = ~0ull << ((8 - count) * 8);
+    uint64_t number = word & kept, zeros = 0x3030303030303030ull & kept;
+    if ((number & 0xF0F0F0F0F0F0F0F0ull) != zeros || ((number + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) != zeros)
+        return -1;
+    uint64_t value = number & 0x0F0F0F0F0F0F0F0Full;
+    value = (value * 2561) >> 8 & 0x00FF00FF00FF00FFull;
+    value = (value * 6553601) >> 16 & 0x0000FFFF0000FFFFull;
+    value = (value * 42949672960001ull) >> 32;
+    return (int64_t)value;
+}
+
+TARGET static long access_run_avx2(const uint8_t *base, long start, long end, CByteScanRun *run) {
+    long position = start;
+    // 2^36 bytes hold at most 2^36 / 17 lines of values below 10^8: the sums stay below 2^63.
+    long stop = end - start > (1L << 36) ? start + (1L << 36) : end;
+    uint64_t lines = 0;
+    int64_t bytes = 0, status = 0;
+    while (position + 128 <= stop) {
+        const uint8_t *p = base + position;
+        uint64_t spaces[2], low[2];
+        classify128(p, spaces, low);
+        Separators at;
+        int usual = separators_near(spaces, low, &at);
+        if (usual < 0) usual = separators_far(spaces, low, &at);
+        if (!usual) break;
+        // `[` opens the datetime, `] "` ends it (and p3, the space inside it, is not one), `" ` ends proto
+        // with at least one byte before its quote, and bytes ends at whitespace.
+        uint32_t around;
+        memcpy(&around, p + at.p4 - 1, 4);
+        unsigned shape = (p[at.p2 + 1] ^ '[') | ((around & 0xFFFFFF) ^ 0x22205D) | (p[at.p7 - 1] ^ '"');
+        uint8_t last = p[at.p9];
+        if (shape != 0 || at.p7 - at.p6 < 3 || (p[at.p3 - 1] == ']' && p[at.p3 + 1] == '"') ||
+            !(last == ' ' || (uint8_t)(last - 9) < 5))
+            break;
+        int64_t code = digits8(p + at.p8, at.p8 - at.p7 - 1);
+        int64_t size = (at.p9 - at.p8 == 2 && p[at.p8 + 1] == '-') ? 0 : digits8(p + at.p9, at.p9 - at.p8 - 1);
+        if (code < 0 || size < 0) break;
+        lines += 1;
+        status += code;
+        bytes += size;
+        if (last == '\n') {
+            position += at.p9 + 1;
+        } else {
+            const uint8_t *newline = memchr(p + at.p9, '\n', (size_t)(end - position - at.p9));
+            position = newline ? newline - base + 1 : end + 1;
+        }
+    }
+    run->lines = lines;
+    run->bytes = bytes;
+    run->status = status;
+    return position;
+}
+
+bool CByteScan_access_run_available(void) {
+    static int available = -1;  // -1 until asked
+    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("popcnt");
+        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
+long CByteScan_access_run(const uint8_t *base, long start, long end, CByteScanRun *run) {
+    if (CByteScan_access_run_available()) return access_run_avx2(base, start, end, run);
+    run->lines = 0;
+    run->bytes = 0;
+    run->status = 0;
+    return start;
+}
+#else
+bool CByteScan_access_run_available(void) { return false; }
+
+long CByteScan_access_run(const uint8_t *base, long start, long end, CByteScanRun *run) {
+    (void)base;
+    (void)end;
+    run->lines = 0;
+    run->bytes = 0;
+    run->status = 0;
+    return start;
+}
+#endif

@@ -27,13 +27,13 @@ struct FollowCommand: ParsableCommand {
     @Argument(help: "Files to follow.")
     var paths: [String]
 
-    @Option(help: "Record format for --where: common, combined, auto, fields or regex:PCRE.")
+    @Option(parsing: .unconditional, help: "Record format for --where: common, combined, auto, fields or regex:PCRE.")
     var format: String = "auto"
 
-    @Option(name: .customLong("where"), help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~); repeatable, ANDed.")
+    @Option(name: .customLong("where"), parsing: .unconditionalSingleValue, help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~); repeatable, ANDed.")
     var conditions: [String] = []
 
-    @Option(help: "Only lines matching this PCRE2 pattern.")
+    @Option(parsing: .unconditional, help: "Only lines matching this PCRE2 pattern.")
     var grep: String?
 
     @Flag(help: "Start at the beginning of each file instead of its end.")

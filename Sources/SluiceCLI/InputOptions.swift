@@ -9,16 +9,16 @@ struct InputOptions: ParsableArguments {
     @Argument(help: "Files or directories to read; '-' or nothing reads standard input.")
     var paths: [String] = []
 
-    @Option(help: "In directories, read only the files whose name matches this glob, e.g. 'access-log*'.")
+    @Option(parsing: .unconditional, help: "In directories, read only the files whose name matches this glob, e.g. 'access-log*'.")
     var name: String?
 
-    @Option(help: "Record format: common, combined, auto, fields or regex:PCRE (named groups are fields).")
+    @Option(parsing: .unconditional, help: "Record format: common, combined, auto, fields or regex:PCRE (named groups are fields).")
     var format: String = "auto"
 
-    @Option(name: .customLong("where"), help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~; spaces around FIELD and VALUE are ignored); repeatable, ANDed.")
+    @Option(name: .customLong("where"), parsing: .unconditionalSingleValue, help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~; spaces around FIELD and VALUE are ignored); repeatable, ANDed.")
     var conditions: [String] = []
 
-    @Option(help: "Only lines matching this PCRE2 pattern are parsed (the tutorial's gen_grep stage).")
+    @Option(parsing: .unconditional, help: "Only lines matching this PCRE2 pattern are parsed (the tutorial's gen_grep stage).")
     var grep: String?
 
     @Flag(help: "Treat the first malformed line as an error.")

@@ -64,21 +64,25 @@ struct SluiceCommand: ParsableCommand {
         if first == "--version", arguments.count > 1 {
             throw ValidationError("--version takes no arguments (got '\(arguments[1])')")
         }
+        // Before `--`, and skipping the values of the options that take theirs whatever they start with.
         let options = arguments.prefix(while: { $0 != "--" })
-        // ArgumentParser reads `--grep=` as a bare `--grep` and takes the next argument for its value, so the
-        // path after it became the pattern; an empty value has to be a separate argument.
-        if let empty = options.first(where: { $0.hasPrefix("--") && $0.count > 3 && $0.firstIndex(of: "=") == $0.index(before: $0.endIndex) }) {
-            throw ValidationError("'\(empty)' has an empty value after '='; write \(empty.dropLast()) '' for an empty value")
-        }
-        for (index, argument) in zip(options.indices, options)
-        where argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
-            // After an option whose value may well start with `-` (`--grep -http`), that value must be attached.
-            let previous = index > options.startIndex ? options[index - 1] : ""
-            let asValue = ["--grep", "--where", "--name", "--format"].contains(previous) ? "; or \(previous)=\(argument), for a value" : ""
-            let hint = argument == "-help" ? "--help" : "./\(argument), or -- before it, for a path\(asValue)"
-            throw ValidationError("unknown option '\(argument)' (did you mean \(hint)?)")
+        for (index, argument) in zip(options.indices, options) {
+            if index > options.startIndex && valueOptions.contains(options[index - 1]) { continue }
+            // ArgumentParser reads `--grep=` as a bare `--grep` and takes the next argument for its value, so
+            // the path after it became the pattern; an empty value has to be a separate argument.
+            if argument.hasPrefix("--") && argument.count > 3 && argument.firstIndex(of: "=") == argument.index(before: argument.endIndex) {
+                throw ValidationError("'\(argument)' has an empty value after '='; write \(argument.dropLast()) '' for an empty value")
+            }
+            if argument.count > 2 && argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.contains("h") {
+                let hint = argument == "-help" ? "--help" : "./\(argument), or -- before it, for a path"
+                throw ValidationError("unknown option '\(argument)' (did you mean \(hint)?)")
+            }
         }
     }
+
+    /// The options whose value is the next argument whatever it starts with (`--grep -0600`), as grep's and
+    /// rg's are: they are declared with `parsing: .unconditional`.
+    static let valueOptions: Set<String> = ["--grep", "--where", "--name", "--format"]
 
     /// Opens /dev/null on a standard descriptor that was closed (`>&-`), so that no file the run opens takes its
     /// number and receives the output or is read as standard input. It is opened the wrong way round, so using

@@ -29,16 +29,16 @@ struct SendCommand: ParsableCommand {
     @Argument(help: "Files or directories to send; '-' or nothing reads standard input.")
     var paths: [String] = []
 
-    @Option(help: "Record format: common, combined, auto, fields or regex:PCRE.")
+    @Option(parsing: .unconditional, help: "Record format: common, combined, auto, fields or regex:PCRE.")
     var format: String = "auto"
 
-    @Option(name: .customLong("where"), help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~); repeatable, ANDed.")
+    @Option(name: .customLong("where"), parsing: .unconditionalSingleValue, help: "A condition FIELD OP VALUE (OP: = != < <= > >= ~ !~); repeatable, ANDed.")
     var conditions: [String] = []
 
-    @Option(help: "Only lines matching this PCRE2 pattern are sent.")
+    @Option(parsing: .unconditional, help: "Only lines matching this PCRE2 pattern are sent.")
     var grep: String?
 
-    @Option(help: "In directories, read only the files whose name matches this glob.")
+    @Option(parsing: .unconditional, help: "In directories, read only the files whose name matches this glob.")
     var name: String?
 
     @Flag(help: "Follow the files as they grow (tail -F) until interrupted.")

@@ -33,6 +33,10 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(sluice(["min", "bytes", "--with", "request", path]).stdout, "0 /b\\\"q\n")
         XCTAssertEqual(sluice(["top", "request", "-k", "2", path]).stdout, "1 /a\n1 /b\\\"q\n")
         XCTAssertEqual(sluice(["top", "request", "-k1", path]).stdout, "1 /a\n")
+        // A value that starts with `-` is the option's, as grep and rg take it ("Missing value for '--grep'").
+        XCTAssertEqual(sluice(["count", "--grep", "- \\[d", path]).stdout, "Total 3\n")
+        XCTAssertEqual(sluice(["count", "--grep", "-http", path]).stdout, "Total 0\n")
+        XCTAssertEqual(sluice(["count", "--where", "-bytes>0", path]).stderr, "-bytes: unknown field (known: agent, bytes, datetime, host, ident, method, path, proto, protocol, referer, request, status, time, user, line)\n")
         XCTAssertEqual(sluice(["select", "host", "agent", path]).stdout, "1.1.1.1 \n2.2.2.2 \n1.1.1.1 Agent \\\"X\\\"\n")
         XCTAssertEqual(sluice(["select", "$2", "--format", "fields", path]).stdout, "-\n-\n-\n\n")
         let stderr = sluice(["count", path]).stderr

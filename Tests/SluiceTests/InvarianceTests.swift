@@ -184,6 +184,16 @@ final class InvarianceTests: XCTestCase {
             }
             XCTAssertEqual(kept, [isMax ? "7 5" : "0007 005"])
         }
+        // The value's spelling decides before the companion does, so `--with` never changes the value: the
+        // greatest of 7 and 007 is 7 whatever comes with it (this gave 007 /z, as /z is the greater companion).
+        for (isMax, expected) in [(true, "7 /b"), (false, "007 /z")] {
+            let extreme = Extreme(isMax: isMax)
+            for (value, with) in [("7", "/b"), ("007", "/z")] {
+                let v = Array(value.utf8), w = Array(with.utf8)
+                extreme.offer(integer: Int64(value), v, 0, v.count, with: nil, w, 0, w.count)
+            }
+            XCTAssertEqual(String(decoding: extreme.value.array + [32] + extreme.with.array, as: UTF8.self), expected)
+        }
         // Through the engine: the two spellings in different files and chunks, on every schedule.
         let dir = Fixture.directory()
         let filler = String(repeating: line("zz", "5"), count: 20_000)

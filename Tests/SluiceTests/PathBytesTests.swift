@@ -90,4 +90,19 @@ final class PathBytesTests: XCTestCase {
         XCTAssertEqual(InputFinder.pythonGlob(Array("x[y".utf8)), Array("x[[]y".utf8))
         XCTAssertEqual(InputFinder.pythonGlob(Array("[!]a]".utf8)), Array("[!]a]".utf8))
     }
+
+    /// In a set, `^` and `[` stand for themselves, as in Python's fnmatch: C's fnmatch read `[^a]` as "not a"
+    /// and `[[:]` as the start of a class. The expected names are what Python's `fnmatch.fnmatchcase` keeps.
+    func testGlobSetsKeepCaretAndBracketLiteralAsInPython() {
+        let dir = Fixture.directory()
+        for name in ["^x", "ax", "bx", ":x"] { Fixture.write(Array("a\n".utf8), to: dir + "/" + name) }
+        func matched(_ glob: String) -> [String] {
+            sluice(["grep", "-c", "a", "--name", glob, dir]).stdout.split(separator: "\n").map { String($0.dropFirst(dir.count + 1).dropLast(2)) }
+        }
+        XCTAssertEqual(matched("[^a]x"), ["^x", "ax"])
+        XCTAssertEqual(matched("[!^a]x"), [":x", "bx"])
+        XCTAssertEqual(matched("[[:]x"), [":x"])
+        XCTAssertEqual(matched("[^]x"), ["^x"])
+        XCTAssertEqual(matched("[a^]x"), ["^x", "ax"])
+    }
 }

@@ -73,15 +73,17 @@ final class Extreme {
     func offer(integer candidate: Int64?, _ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
                with withCandidate: Int64?, _ withBase: UnsafePointer<UInt8>, _ withStart: Int, _ withEnd: Int) {
         if hasValue {
+            // The value's whole order first, then the companion's. Values equal as numbers but spelled
+            // differently (7 and 007) are ordered by their spellings, bytewise, before the companion is looked
+            // at, so that the answer does not depend on which worker saw which record first, and `--with` never
+            // changes which value is reported. (Equal non-numbers are equal bytes.)
             var order = Extreme.order(candidate, base + start, end - start, isInteger ? integer : nil, value)
+            if order == 0 && candidate != nil {
+                order = Extreme.compare(base + start, end - start, value.base, value.count)
+            }
             if order == 0 {
                 order = Extreme.order(withCandidate, withBase + withStart, withEnd - withStart,
                                       withIsInteger ? withInteger : nil, with)
-            }
-            // Equal as numbers but spelled differently (7 and 007): the spellings decide, bytewise, so that the
-            // answer does not depend on which worker saw which record first. (Equal non-numbers are equal bytes.)
-            if order == 0 && candidate != nil {
-                order = Extreme.compare(base + start, end - start, value.base, value.count)
             }
             if order == 0 && withCandidate != nil {
                 order = Extreme.compare(withBase + withStart, withEnd - withStart, with.base, with.count)

@@ -77,9 +77,12 @@ public enum InputFinder {
 
     /// `glob` for `fnmatch` with `FNM_NOESCAPE`, matching as Python's `fnmatch` does: a `[` that no `]` closes
     /// is an ordinary character there (C's fnmatch then matches nothing), so it becomes the bracket `[[]`.
-    /// Python's rule for the close: after `[` and an optional `!`, a first `]` belongs to the set.
+    /// Python's rule for the close: after `[` and an optional `!`, a first `]` belongs to the set. Inside a set
+    /// every byte stands for itself, as in Python, except that C's fnmatch negates with a leading `^` and reads
+    /// `[:`, `[.` and `[=` as classes: those bytes go in as collating symbols (`[.^.]`, `[.[.]`).
     static func pythonGlob(_ glob: [UInt8]) -> [UInt8] {
         let open = UInt8(ascii: "["), close = UInt8(ascii: "]"), bang = UInt8(ascii: "!")
+        let caret = UInt8(ascii: "^"), dot = UInt8(ascii: ".")
         var result = [UInt8]()
         var index = 0
         while index < glob.count {
@@ -94,7 +97,25 @@ public enum InputFinder {
             if end < glob.count && glob[end] == close { end += 1 }
             while end < glob.count && glob[end] != close { end += 1 }
             if end < glob.count {
-                result += glob[(index - 1)...end]
+                // The set's bytes, each one literal as in Python, where C's fnmatch reads a leading `^` as `!`
+                // and `[:`, `[.` and `[=` as classes: those two bytes go in as collating symbols.
+                result.append(open)
+                var member = index
+                if glob[member] == bang {
+                    result.append(bang)
+                    member += 1
+                }
+                let first = member
+                while member < end {
+                    let byte = glob[member]
+                    if byte == open || (byte == caret && member == first) {
+                        result += [open, dot, byte, dot, close]
+                    } else {
+                        result.append(byte)
+                    }
+                    member += 1
+                }
+                result.append(close)
                 index = end + 1
             } else {
                 result += [open, open, close]

@@ -89,33 +89,22 @@ TARGET static inline long bit_index(u128 bit) {
 TARGET static inline int separators_far(uint64_t spaces[2], uint64_t low[2], Separators *at) {
     u128 all = (u128)low[0] | (u128)low[1] << 64;
     u128 space = (u128)spaces[0] | (u128)spaces[1] << 64;
-    u128 rest = all;
-    rest &= rest - 1;
-    rest &= rest - 1;
-    u128 b2 = rest & -rest;
-    rest &= rest - 1;
-    u128 b3 = rest & -rest;
-    rest &= rest - 1;
-    u128 b4 = rest & -rest;
-    rest &= rest - 1;
-    rest &= rest - 1;
-    u128 b6 = rest & -rest;
-    rest &= rest - 1;
-    u128 b7 = rest & -rest;
-    rest &= rest - 1;
-    u128 b8 = rest & -rest;
-    rest &= rest - 1;
-    u128 b9 = rest & -rest;
-    u128 first9 = all & ~rest;
-    u128 wrong = (first9 & ~space) | (all & (all >> 1) & first9) | (all & 1) | ((b4 << 2) & all);
-    if (wrong != 0 || b9 == 0) return 0;
-    at->p2 = bit_index(b2);
-    at->p3 = bit_index(b3);
-    at->p4 = bit_index(b4);
-    at->p6 = bit_index(b6);
-    at->p7 = bit_index(b7);
-    at->p8 = bit_index(b8);
-    at->p9 = bit_index(b9);
+    // bit[k] is the bit of pK; `rest` ends up holding the separators after p9.
+    u128 bit[10], rest = all;
+    for (int k = 0; k < 10; k++) {
+        bit[k] = rest & -rest;
+        rest &= rest - 1;
+    }
+    u128 first9 = all & ~(rest | bit[9]);
+    u128 wrong = (first9 & ~space) | (all & (all >> 1) & first9) | (all & 1) | ((bit[4] << 2) & all);
+    if (wrong != 0 || bit[9] == 0) return 0;
+    at->p2 = bit_index(bit[2]);
+    at->p3 = bit_index(bit[3]);
+    at->p4 = bit_index(bit[4]);
+    at->p6 = bit_index(bit[6]);
+    at->p7 = bit_index(bit[7]);
+    at->p8 = bit_index(bit[8]);
+    at->p9 = bit_index(bit[9]);
     return 1;
 }
 

@@ -156,9 +156,10 @@ final class LineProcessor {
         var countsOnly = false
         if case .count = state.kind { countsOnly = true }
         let allFields = filtered || !(sumsBytes || sumsStatus || countsOnly)
-        // With nothing but status and bytes to read, the usual lines go through the C run many at a time; the
-        // scanner takes each line the run stops at. Where two lines in a row are not usual, it takes the next 16
-        // too before the run is tried again.
+        // With nothing but status and bytes to read, the usual lines go through the C run many at a time, and the
+        // scanner takes each line the run stops at. When the run takes no line at all (the line it starts on is
+        // not usual either, or fewer than 128 bytes are left), the scanner takes that line and the next 15 before
+        // the run is tried again, so that a file of unusual lines pays little for the attempts.
         let runs = !allFields && !requireCombined && LineProcessor.accessRunAvailable
         var taken = CByteScanRun()
         var runFrom = line

@@ -49,8 +49,8 @@ int CPCRE2_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length
 }
 
 int CPCRE2_jit_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length, size_t start,
-                     pcre2_match_data_8 *data, pcre2_match_context_8 *context) {
-    return pcre2_jit_match_8(code, subject, length, start, 0, data, context);
+                     uint32_t options, pcre2_match_data_8 *data, pcre2_match_context_8 *context) {
+    return pcre2_jit_match_8(code, subject, length, start, options, data, context);
 }
 
 pcre2_jit_stack_8 *CPCRE2_jit_stack_attach(pcre2_match_context_8 *context, size_t max_size) {

@@ -11,6 +11,9 @@ final class GrepTests: XCTestCase {
         // per line (`\A1` only a chunk's first line, `\z` an empty line after the chunk, the lookahead and `\K`
         // a line whose match began or ended in its neighbour, `(*COMMIT)` nothing after the first `x`).
         #"\A1"#, #"\z"#, #"b\Z"#, #"a(?=\nb)|ab"#, #"b\n\Ka|a b"#, "x(*COMMIT)y|ab", "(?-m)b$", "(?<=[\n])a|é",
+        // Atomic parts, which over a chunk take a line's `\n` and keep it: `\R` after the `7` on a CRLF line,
+        // whitespace at the end of `a ` (these found no line, or only some, when searched over a chunk).
+        #"\d\R$"#, #"\d\X$"#, #"a\s*+$"#, #"a(?>\s*)$"#, #"a\s{0,3}+$"#, #"\s{0,}+^"#,
         // NUL bytes, as a crash leaves in a preallocated log: still text, as with `rg -a` (no "binary file").
         #"\x00+ GET"#, #"^\x00*$"#,
         // Empty matches at the end of the input's last line, which has no newline.
@@ -57,9 +60,27 @@ final class GrepTests: XCTestCase {
             XCTAssertTrue(LineLocality.isLineLocal(Array(local.utf8)), local)
         }
         for other in [#"\Aa"#, #"a\z"#, #"a\Z"#, #"\Ga"#, #"a\Kb"#, "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b",
-                      "(?*a)", "(?<*a)b", "(*COMMIT)a", "(*CR)a", "(?-m)a$", "(?i-m:a$)", "(?^)a", "[(?=]"] {
+                      "(?*a)", "(?<*a)b", "(*COMMIT)a", "(*CR)a", "(?-m)a$", "(?i-m:a$)", "(?^)a", "[(?=]",
+                      "(?>a)", #"a\R"#, #"\X"#, "a*+", "a++", "a?+", "a{2}+", "(*NOTEMPTY)a?"] {
             XCTAssertFalse(LineLocality.isLineLocal(Array(other.utf8)), other)
         }
+    }
+
+    /// A leading `(*NOTEMPTY)` or `(*NOTEMPTY_ATSTART)` holds on the JIT path too, which does not read it from the
+    /// compiled pattern as pcre2_match does (`x?` matched every line, emptily).
+    func testNotEmptySettingsHold() throws {
+        let dir = Fixture.directory()
+        let path = Fixture.write(Array("-\nabc\nx\n".utf8), to: dir + "/log")
+        for (source, expected) in [("(*NOTEMPTY)x?", "x\n"), ("(*NOTEMPTY_ATSTART)^", ""), ("(*NOTEMPTY_ATSTART)b?", "-\nabc\nx\n"),
+                                   ("(*LIMIT_MATCH=100000)(*NOTEMPTY)x?", "x\n")] {
+            for options in Fixture.schedules {
+                let output = try Fixture.run(Query(operation: .grep(source, countOnly: false)), [path], options: options).output
+                XCTAssertEqual(String(decoding: output, as: UTF8.self), expected, source)
+            }
+        }
+        XCTAssertEqual(Pattern.leadingSettings(Array("(*CR)(*NOTEMPTY)(*LIMIT_MATCH=5)(*NOTEMPTY_ATSTART)a(*COMMIT)".utf8)),
+                       ["CR", "NOTEMPTY", "LIMIT_MATCH", "NOTEMPTY_ATSTART"])
+        XCTAssertEqual(Pattern.leadingSettings(Array("a(*NOTEMPTY)".utf8)), [])
     }
 
     /// PCRE2 stays in byte mode: a pattern cannot switch UTF mode on (which would reject lines that are not UTF-8).
@@ -72,7 +93,7 @@ final class GrepTests: XCTestCase {
     func testGrepEqualsPerLineSearch() throws {
         let dir = Fixture.directory()
         var bytes = Fixture.log(size: 400_000, format: .combined, seed: 9, hostile: true)
-        bytes += Array("aab\nxx ab ac abc\na b\na\nb\nAB é \u{1}a.b\n1 GET\r\n".utf8)
+        bytes += Array("aab\nxx ab ac abc\na b\na\nb\nAB é \u{1}a.b\n1 GET\r\nx 7\r\ny 8\r\na \nb\n".utf8)
         bytes += [0, 0, 0] + Array(" GET /\n".utf8) + [UInt8](repeating: 0, count: 300) + [10, 0xff, 0x41, 0x42]
         let path = Fixture.write(bytes, to: dir + "/log")
         let lines = bytes.split(separator: 10, omittingEmptySubsequences: false)

@@ -34,10 +34,11 @@ int CPCRE2_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length
                  uint32_t options, pcre2_match_data_8 *data, pcre2_match_context_8 *context);
 
 /// `CPCRE2_match` through PCRE2's JIT fast path (pcre2_jit_match), which skips pcre2_match's checks of its
-/// arguments; only for a code that `CPCRE2_jit_ok` says was JIT-compiled. The match limit applies as in
+/// arguments and does not turn a leading (*NOTEMPTY) or (*NOTEMPTY_ATSTART) into options: the caller passes
+/// those in `options`. Only for a code that `CPCRE2_jit_ok` says was JIT-compiled. The match limit applies as in
 /// `CPCRE2_match`; the JIT's own stack limit stands in for the depth limit there too.
 int CPCRE2_jit_match(const pcre2_code_8 *code, const uint8_t *subject, size_t length, size_t start,
-                     pcre2_match_data_8 *data, pcre2_match_context_8 *context);
+                     uint32_t options, pcre2_match_data_8 *data, pcre2_match_context_8 *context);
 
 /// Gives `context` a JIT stack that may grow to `max_size` bytes (PCRE2's own is 32 KiB, too small for some
 /// patterns on long lines); returns the stack, to be freed with `CPCRE2_jit_stack_free` after the context, or NULL

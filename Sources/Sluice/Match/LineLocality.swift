@@ -7,6 +7,9 @@
 /// searched a line at a time:
 /// - the subject anchors `\A`, `\z`, `\Z` and `\G`, which inside a chunk hold only at its ends;
 /// - `\K`, which can move a match's reported start into a later line than the one it began in;
+/// - what matches atomically: atomic groups `(?>`, possessive quantifiers (`*+`, `++`, `?+`, `}+`) and `\R` and
+///   `\X` (always atomic in PCRE2): inside a chunk they can take a line's `\n` and never give it back, so a
+///   line that matches alone (`\d\R$` on a CRLF line, `a\s*+$`) is missed;
 /// - lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`, `(?*`, `(?<*`), which can look across a newline;
 /// - anything written `(*...)`: backtracking verbs such as `(*COMMIT)` end the search of the whole chunk, not
 ///   of one line, and the leading settings such as `(*CR)` change what a line is;
@@ -20,16 +23,21 @@ enum LineLocality {
     static func isLineLocal(_ pattern: [UInt8]) -> Bool {
         let backslash = UInt8(ascii: "\\"), open = UInt8(ascii: "("), question = UInt8(ascii: "?")
         let star = UInt8(ascii: "*"), less = UInt8(ascii: "<")
-        let subjectEscapes = Set("AzZGK".utf8)
-        let assertionMarks = Set("=!*".utf8)
+        let subjectEscapes = Set("AzZGKRX".utf8)
+        let assertionMarks = Set("=!*>".utf8)
+        let quantifiers = Set("*+?}".utf8)
+        var previous: UInt8?  // the byte before, unless it was escaped
         var index = 0
         while index < pattern.count {
             let byte = pattern[index]
             if byte == backslash {
                 if index + 1 < pattern.count && subjectEscapes.contains(pattern[index + 1]) { return false }
                 index += 2
+                previous = nil
                 continue
             }
+            if byte == UInt8(ascii: "+"), let previous, quantifiers.contains(previous) { return false }
+            previous = byte
             if byte == open && index + 1 < pattern.count {
                 let next = pattern[index + 1]
                 if next == star { return false }

@@ -12,6 +12,10 @@ public final class Pattern: @unchecked Sendable {
     let literalPrefix: LiteralPrefix?
     /// Whether a search over many lines at once finds the same lines as a search of each (see `LineLocality`).
     let isLineLocal: Bool
+    /// `PCRE2_NOTEMPTY` and `PCRE2_NOTEMPTY_ATSTART` for a pattern that starts with `(*NOTEMPTY)` or
+    /// `(*NOTEMPTY_ATSTART)`: pcre2_match reads those settings from the compiled pattern, the JIT fast path does
+    /// not, so they are passed to every search.
+    let matchOptions: UInt32
     /// PCRE2's default match limit (10,000,000) and a depth limit of 100,000, both kept on.
     static let matchLimit: UInt32 = 10_000_000
     static let depthLimit: UInt32 = 100_000
@@ -37,6 +41,33 @@ public final class Pattern: @unchecked Sendable {
         code = compiled
         literalPrefix = caseless ? nil : LiteralPrefix(bytes)
         isLineLocal = LineLocality.isLineLocal(bytes)
+        matchOptions = Pattern.leadingSettings(bytes).reduce(0) { options, setting in
+            switch setting {
+            case "NOTEMPTY": options | UInt32(PCRE2_NOTEMPTY)
+            case "NOTEMPTY_ATSTART": options | UInt32(PCRE2_NOTEMPTY_ATSTART)
+            default: options
+            }
+        }
+    }
+
+    /// The names of the start-of-pattern settings `(*NAME)` and `(*NAME=VALUE)` that `pattern` begins with, in
+    /// order (as PCRE2 reads them: only at the very start, one after another).
+    static func leadingSettings(_ pattern: [UInt8]) -> [String] {
+        var names = [String]()
+        var index = 0
+        while pattern.count - index > 3 && pattern[index] == UInt8(ascii: "(") && pattern[index + 1] == UInt8(ascii: "*") {
+            var end = index + 2
+            while end < pattern.count, pattern[end] == UInt8(ascii: "_") || pattern[end] == UInt8(ascii: "=")
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(pattern[end])
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(pattern[end]) {
+                end += 1
+            }
+            guard end < pattern.count, pattern[end] == UInt8(ascii: ")"), end > index + 2 else { break }
+            let item = pattern[(index + 2)..<end]
+            names.append(String(decoding: item.prefix { $0 != UInt8(ascii: "=") }, as: UTF8.self))
+            index = end + 1
+        }
+        return names
     }
 
     deinit { CPCRE2_code_free(code) }
@@ -106,12 +137,13 @@ final class Matcher {
     /// Searches `subject[0..<length]` for the leftmost match at or after `from`.
     @inline(__always)
     func search(_ subject: UnsafePointer<UInt8>, length: Int, from: Int = 0) -> MatchOutcome {
-        var rc = jit ? CPCRE2_jit_match(pattern.code, subject, length, from, data, context)
-            : CPCRE2_match(pattern.code, subject, length, from, 0, data, context)
+        let options = pattern.matchOptions
+        var rc = jit ? CPCRE2_jit_match(pattern.code, subject, length, from, options, data, context)
+            : CPCRE2_match(pattern.code, subject, length, from, options, data, context)
         if rc == PCRE2_ERROR_JIT_STACKLIMIT && jitStack == nil,
            let stack = CPCRE2_jit_stack_attach(context, Matcher.jitStackLimit) {
             jitStack = stack
-            rc = CPCRE2_jit_match(pattern.code, subject, length, from, data, context)
+            rc = CPCRE2_jit_match(pattern.code, subject, length, from, options, data, context)
         }
         if rc > 0 || rc == 0 {
             let vector = CPCRE2_ovector(data)!

@@ -25,6 +25,8 @@ final class InvarianceTests: XCTestCase {
 
     static let queries: [Query] = [
         Query(operation: .sum("bytes")),
+        Query(operation: .sum("status")),
+        Query(operation: .count(by: nil)),
         Query(operation: .count(by: "status")),
         Query(conditions: ["status>=400"], operation: .distinct("request", withCounts: true)),
         Query(operation: .top("host", k: 7)),
@@ -41,6 +43,10 @@ final class InvarianceTests: XCTestCase {
     func fingerprint(_ query: Query, _ path: String, _ options: ExecutionOptions) throws -> String {
         let (output, report) = try Fixture.run(query, [path], options: options)
         let tally = report.inputs[0]
+        // A plain count selects exactly the records it counts (the C run once counted without selecting).
+        if case .count(by: nil) = query.operation, case .total(let records) = report.answer {
+            XCTAssertEqual(report.selected, records, "\(query.operation) \(options)")
+        }
         return "\(output.hashValue) \(output.count) \(report.answer) \(tally.lines) \(tally.selected) \(tally.malformed) "
             + "\(report.firstMalformed?.line ?? -1) \(tally.error?.description ?? "")"
     }

@@ -173,6 +173,7 @@ final class LineProcessor {
                     line &+= lines
                     if countsOnly {
                         state.total &+= Int64(lines)
+                        report.selected &+= Int64(lines)
                     } else {
                         WrappingSum.add(sumsBytes ? taken.bytes : taken.status, to: &sum, wraps: &wraps)
                         summed &+= Int64(lines)

@@ -262,6 +262,8 @@ final class FacadeTests: XCTestCase {
                 XCTAssertThrowsError(try Engine(query: Query(operation: .top("host", k: -1))))
                 let grepped = try engine(Query(operation: .grep("GET|POST", countOnly: true))).selected
                 XCTAssertEqual(try Lines.open(path).executing(.sequential).grep("GET|POST").count(), Int(grepped))
+                // caseless keeps a leading start-of-pattern setting at the start (`(?i)` was put before it).
+                XCTAssertEqual(try Lines.open(path).grep("(*LIMIT_MATCH=100000)get|post", caseless: true).count(), Int(grepped))
                 let largest = try XCTUnwrap(log.max(by: .bytes, with: .request))
                 try check("\(largest.value) \(largest.with!)", Query(operation: .extreme("bytes", with: "request", isMax: true))) {
                     if case .extreme(let v, let w) = $0 { return "\(ByteString(bytes: v)) \(ByteString(bytes: w!))" }; return ""

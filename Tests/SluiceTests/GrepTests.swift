@@ -78,9 +78,11 @@ final class GrepTests: XCTestCase {
                 XCTAssertEqual(String(decoding: output, as: UTF8.self), expected, source)
             }
         }
-        XCTAssertEqual(Pattern.leadingSettings(Array("(*CR)(*NOTEMPTY)(*LIMIT_MATCH=5)(*NOTEMPTY_ATSTART)a(*COMMIT)".utf8)),
-                       ["CR", "NOTEMPTY", "LIMIT_MATCH", "NOTEMPTY_ATSTART"])
-        XCTAssertEqual(Pattern.leadingSettings(Array("a(*NOTEMPTY)".utf8)), [])
+        let settings = Pattern.leadingSettings(Array("(*CR)(*NOTEMPTY)(*LIMIT_MATCH=5)(*NOTEMPTY_ATSTART)a(*COMMIT)".utf8))
+        XCTAssertEqual(settings.names, ["CR", "NOTEMPTY", "LIMIT_MATCH", "NOTEMPTY_ATSTART"])
+        XCTAssertEqual(settings.length, 51)
+        XCTAssertEqual(Pattern.leadingSettings(Array("a(*NOTEMPTY)".utf8)).names, [])
+        XCTAssertEqual(try Pattern("(*CR)a", caseless: true).sourceWithOptions, "(*CR)(?i)a")
     }
 
     /// PCRE2 stays in byte mode: a pattern cannot switch UTF mode on (which would reject lines that are not UTF-8).

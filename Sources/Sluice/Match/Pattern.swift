@@ -7,6 +7,8 @@ import CPCRE2
 public final class Pattern: @unchecked Sendable {
     /// The pattern text as given.
     public let source: String
+    /// Whether the pattern was compiled caseless (`init(_:caseless:)`), which `source` does not show.
+    let caseless: Bool
     let code: OpaquePointer
     /// The literal every match starts with, when the pattern has one (see `LiteralPrefix`).
     let literalPrefix: LiteralPrefix?
@@ -41,7 +43,8 @@ public final class Pattern: @unchecked Sendable {
         code = compiled
         literalPrefix = caseless ? nil : LiteralPrefix(bytes)
         isLineLocal = LineLocality.isLineLocal(bytes)
-        matchOptions = Pattern.leadingSettings(bytes).reduce(0) { options, setting in
+        self.caseless = caseless
+        matchOptions = Pattern.leadingSettings(bytes).names.reduce(0) { options, setting in
             switch setting {
             case "NOTEMPTY": options | UInt32(PCRE2_NOTEMPTY)
             case "NOTEMPTY_ATSTART": options | UInt32(PCRE2_NOTEMPTY_ATSTART)
@@ -50,9 +53,18 @@ public final class Pattern: @unchecked Sendable {
         }
     }
 
+    /// The pattern text with its options written into it: `(?i)` after any leading settings when `caseless`
+    /// (before them PCRE2 would not take the settings), so that the text alone compiles to this pattern.
+    var sourceWithOptions: String {
+        guard caseless else { return source }
+        let bytes = PathBytes.bytes(source)
+        let settings = Pattern.leadingSettings(bytes).length
+        return PathBytes.string(Array(bytes[..<settings]) + Array("(?i)".utf8) + Array(bytes[settings...]))
+    }
+
     /// The names of the start-of-pattern settings `(*NAME)` and `(*NAME=VALUE)` that `pattern` begins with, in
-    /// order (as PCRE2 reads them: only at the very start, one after another).
-    static func leadingSettings(_ pattern: [UInt8]) -> [String] {
+    /// order (as PCRE2 reads them: only at the very start, one after another), and how many bytes they take.
+    static func leadingSettings(_ pattern: [UInt8]) -> (names: [String], length: Int) {
         var names = [String]()
         var index = 0
         while pattern.count - index > 3 && pattern[index] == UInt8(ascii: "(") && pattern[index + 1] == UInt8(ascii: "*") {
@@ -67,7 +79,7 @@ public final class Pattern: @unchecked Sendable {
             names.append(String(decoding: item.prefix { $0 != UInt8(ascii: "=") }, as: UTF8.self))
             index = end + 1
         }
-        return names
+        return (names, index)
     }
 
     deinit { CPCRE2_code_free(code) }

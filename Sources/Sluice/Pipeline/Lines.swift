@@ -77,7 +77,7 @@ public struct Lines: Sequence {
     /// compiled now, in byte mode with JIT; `^` and `$` match at the line's ends. Throws `.invalidPattern`.
     public func grep(_ pattern: String, caseless: Bool = false) throws -> Lines {
         var copy = self
-        copy.stages.append(.grep(try Pattern(caseless ? "(?i)" + pattern : pattern)))
+        copy.stages.append(.grep(try Pattern(pattern, caseless: caseless)))
         return copy
     }
 
@@ -143,11 +143,11 @@ public struct Lines: Sequence {
         for stage in stages {
             guard case .grep(let pattern) = stage else { return nil }
             if prefilter == nil {
-                prefilter = pattern.source
+                prefilter = pattern.sourceWithOptions
             } else {
                 // The pattern as the condition's value when it reads back exactly; `(?:...)` keeps one with
                 // spaces at its ends whole, unless quoting or comments could swallow the closing parenthesis.
-                let source = pattern.source
+                let source = pattern.sourceWithOptions
                 let wrapped = source.contains("\\Q") || source.contains("#") ? nil : "(?:" + source + ")"
                 guard let text = ConditionText.make("line", .matches, source)
                         ?? wrapped.flatMap({ ConditionText.make("line", .matches, $0) }) else { return nil }

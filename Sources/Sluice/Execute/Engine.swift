@@ -13,7 +13,7 @@ import Glibc
 ///
 /// The engine never prints: ordered output goes to the `output` closure, and errors are returned in the report
 /// (per input, the first line a pattern gave up on and the error that ended it), after the other inputs have
-/// still been processed. Only `strict` stops a run early.
+/// still been processed. Only `strict` and a triggered `shutdown` token stop a run early.
 ///
 /// The first `run` in a process installs a SIGBUS handler that keeps a file truncated while it is mapped from
 /// killing the process; every SIGBUS outside Sluice's own mappings goes on to the action installed before it.
@@ -28,9 +28,12 @@ public final class Engine {
     private var malformed = 0
     private var firstMalformed: (path: String, line: Int)?
 
-    /// After `run` threw (a `strict` stop, a sum overflow): what the run had found by then, so that a caller can
-    /// still report the other inputs' problems: every input's tally, errors included, and the malformed lines.
-    /// Its answer is `.streamed`, since the run gave none. nil after a run that returned.
+    /// After `run` threw (a `strict` stop, a sum overflow, a shutdown): what the run had found by then, so that a
+    /// caller can still report the other inputs' problems: every input's tally, errors included, and the
+    /// malformed lines. Its answer is `.streamed`, since the run gave none. After a run stopped early (`strict`,
+    /// shutdown), how far it got depends on the schedule (the pieces being read when it stopped are merged
+    /// whole), so unlike a finished run's, these tallies differ between thread counts and chunk sizes. nil after
+    /// a run that returned.
     public private(set) var interruptedRun: RunReport?
     /// Set by a strict run at its first malformed line.
     private var strictStop = false

@@ -67,8 +67,10 @@ public struct Query: Sendable {
     }
 }
 
-/// How the work is spread. None of these settings changes any result. Values out of range are brought within
-/// it (see `withinLimits()`), here and again when an `Engine` takes the options.
+/// How the work is spread. None of these settings changes any answer, output or tally; only the message and
+/// offset of an error in damaged gzip data depend on `gzipDecoder`, since the two decoders notice the damage in
+/// their own words and places. Values out of range are brought within it (see `withinLimits()`), here and again
+/// when an `Engine` takes the options.
 public struct ExecutionOptions: Sendable {
     /// The most worker threads an engine starts; each holds its own record, buffers and aggregate.
     public static let maximumThreads = 1024

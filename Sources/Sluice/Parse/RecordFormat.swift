@@ -10,7 +10,9 @@ public enum RecordFormat: Sendable, Equatable {
     case auto
     /// A PCRE2 pattern searched in each line; its named groups are the fields. Lines it does not match are malformed.
     case regex(String)
-    /// Whitespace-separated fields `$1`...`$N`, as awk splits them. Every line is a record.
+    /// Fields `$1`...`$N` separated by runs of whitespace (space, tab, CR, VT, FF: PCRE2's `\s`), as awk splits
+    /// on spaces and tabs; so a CRLF line's `\r` ends its last field instead of belonging to it. Every line is a
+    /// record.
     case fields
 
     /// Parses `common`, `combined`, `auto`, `fields` or `regex:PCRE`; throws `.invalidArgument` for anything

@@ -53,7 +53,9 @@ public struct SluiceError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     /// 1-based line number in the (decoded) input, when the error concerns one line.
     public var line: Int?
-    /// Byte offset in the file as stored (compressed offset for compressed inputs), when known.
+    /// Byte offset in the file as stored, when known. For a compressed input it is where the decoder call that
+    /// failed started reading (a block or buffer boundary at or before the damage, which depends on the decoder),
+    /// for truncation where the cut block starts; not the damaged byte itself.
     public var offset: Int?
 
     /// An error about `path` with `message` (without the path), and the 1-based `line` or byte `offset` when known.

@@ -200,6 +200,16 @@ final class InvarianceTests: XCTestCase {
             }
             XCTAssertEqual(String(decoding: extreme.value.array + [32] + extreme.with.array, as: UTF8.self), expected)
         }
+        // A numeric field's spellings are one number (status 404 and 0404, as int() reads them): the companion
+        // decides, as in Python's max((404, 0), (404, 7)).
+        for (isMax, expected) in [(true, "0404 7"), (false, "404 0")] {
+            let extreme = Extreme(isMax: isMax, numeric: true)
+            for (value, with) in [("404", "0"), ("0404", "7")] {
+                let v = Array(value.utf8), w = Array(with.utf8)
+                extreme.offer(integer: Int64(value), v, 0, v.count, with: Int64(with), w, 0, w.count)
+            }
+            XCTAssertEqual(String(decoding: extreme.value.array + [32] + extreme.with.array, as: UTF8.self), expected)
+        }
         // Through the engine: the two spellings in different files and chunks, on every schedule.
         let dir = Fixture.directory()
         let filler = String(repeating: line("zz", "5"), count: 20_000)

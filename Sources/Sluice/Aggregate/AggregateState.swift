@@ -9,7 +9,8 @@ final class AggregateState {
         case sum(FieldRef)
         case count
         case table(FieldRef)
-        case extreme(FieldRef, with: FieldRef?, isMax: Bool)
+        /// `numeric`: the value is a field the format reads as a number (status and bytes of access logs).
+        case extreme(FieldRef, with: FieldRef?, isMax: Bool, numeric: Bool)
         /// The facade's accumulator (`Query.custom`, held in `sink`); `total` counts the records it accepted.
         /// It carries no payload, so the per-line switch over `Kind` copies a trivial value.
         case custom
@@ -32,7 +33,7 @@ final class AggregateState {
         sink = custom?.makeSink()
         switch kind {
         case .table: table = ByteTable(); best = nil
-        case .extreme(_, _, let isMax): table = nil; best = Extreme(isMax: isMax)
+        case .extreme(_, _, let isMax, let numeric): table = nil; best = Extreme(isMax: isMax, numeric: numeric)
         default: table = nil; best = nil
         }
     }
@@ -52,9 +53,12 @@ final class AggregateState {
 
 /// The greatest (or least) value seen, with its companion field. Integers compare as numbers and sort before
 /// non-integers, which compare bytewise; ties on value go to the greater (max) or lesser (min) companion, compared
-/// the same way (so `max request --with bytes` prefers 10 to 9, as Python's `max((request, bytes))` does). Values
-/// and companions equal as numbers but spelled differently (7, 007) are then ordered by their bytes, so the order
-/// is total and the merged answer the same for every schedule.
+/// the same way (so `max request --with bytes` prefers 10 to 9, as Python's `max((request, bytes))` does). The
+/// spelling of values equal as numbers (7, 007) orders them too, so the order is total and the merged answer the
+/// same for every schedule: for a field read as text it comes right after the number, before the companion (the
+/// two are different values, and `--with` must not change which one is reported); for a `numeric` field (status
+/// and bytes, which the tutorial converts with int() and Sluice prints as numbers) the two are one number, so the
+/// companion decides first and the spelling only last.
 final class Extreme {
     let isMax: Bool
     private(set) var hasValue = false
@@ -65,7 +69,13 @@ final class Extreme {
     let value = ByteBuffer(capacity: 64)
     let with = ByteBuffer(capacity: 64)
 
-    init(isMax: Bool) { self.isMax = isMax }
+    /// Whether the value is a number to the format (see the type's comment).
+    let numeric: Bool
+
+    init(isMax: Bool, numeric: Bool = false) {
+        self.isMax = isMax
+        self.numeric = numeric
+    }
 
     /// Offers a candidate: its value `base[start..<end]` (an integer when `candidate` is not nil) and its companion
     /// `withBase[withStart..<withEnd]` (an integer when `withCandidate` is not nil); copies it only when it wins.
@@ -73,12 +83,10 @@ final class Extreme {
     func offer(integer candidate: Int64?, _ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int,
                with withCandidate: Int64?, _ withBase: UnsafePointer<UInt8>, _ withStart: Int, _ withEnd: Int) {
         if hasValue {
-            // The value's whole order first, then the companion's. Values equal as numbers but spelled
-            // differently (7 and 007) are ordered by their spellings, bytewise, before the companion is looked
-            // at, so that the answer does not depend on which worker saw which record first, and `--with` never
-            // changes which value is reported. (Equal non-numbers are equal bytes.)
+            // Spellings of equal numbers (7 and 007) are compared bytewise, a text value's before the companion,
+            // a numeric one's after it (see the type's comment). Equal non-numbers are equal bytes.
             var order = Extreme.order(candidate, base + start, end - start, isInteger ? integer : nil, value)
-            if order == 0 && candidate != nil {
+            if order == 0 && candidate != nil && !numeric {
                 order = Extreme.compare(base + start, end - start, value.base, value.count)
             }
             if order == 0 {
@@ -87,6 +95,9 @@ final class Extreme {
             }
             if order == 0 && withCandidate != nil {
                 order = Extreme.compare(withBase + withStart, withEnd - withStart, with.base, with.count)
+            }
+            if order == 0 && candidate != nil && numeric {
+                order = Extreme.compare(base + start, end - start, value.base, value.count)
             }
             if isMax ? order <= 0 : order >= 0 { return }
         }

@@ -258,7 +258,6 @@ public final class Engine {
             }
             var items = [WorkItem]()
             WorkItem.split(base, first, cut, chunkSize: options.chunkSize, input: index, owner: nil, into: &items)
-            for item in items { item.releasesMappedPages = true }
             // A file that shrank while the window was read: pages past its new end read as zeros (faulting ones
             // through the SIGBUS guard, the rest of the last page without a fault). Only the pieces that end
             // before both the new end and the first faulting page are kept.
@@ -547,23 +546,12 @@ public final class Engine {
         switch item.source {
         case .bytes(let base, let start, let end):
             processor.process(base, start, end, into: &item.report)
-            if item.releasesMappedPages { releasePages(base, start, end) }
         case .wholeFile(let path):
             WholeFile.process(path, item, processor, blockSize: blockSize, gzip: gzip, maxLineLength: maxLineLength,
                               outputBudget: budget)
         case .overlongLine:
             break
         }
-    }
-
-    /// Drops the whole pages of `base[start..<end]` from a read-only file mapping (MADV_DONTNEED). A page this
-    /// piece shares with its neighbour is kept; a page dropped too early would only be faulted in again.
-    private static func releasePages(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) {
-        let page = UInt(System.pageSize)
-        let first = (UInt(bitPattern: base + start) + page - 1) & ~(page - 1)
-        let last = UInt(bitPattern: base + end) & ~(page - 1)
-        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
-        madvise(pointer, Int(last - first), MADV_DONTNEED)
     }
 
     private func merge(_ item: WorkItem) {
@@ -634,7 +622,7 @@ public final class Engine {
             return .counts(merged.table!.top(k).map { Answer.Entry(value: $0.key, count: $0.count) })
         case .extreme(_, let with, _):
             guard let best = merged.best, best.hasValue else { return .noRecords }
-            guard case .extreme(let field, let withField, _) = plan.aggregate else { return .noRecords }
+            guard case .extreme(let field, let withField, _, _) = plan.aggregate else { return .noRecords }
             let format = plan.format
             return .extreme(value: best.printedValue(numeric: format.isNumeric(field)),
                             with: with == nil ? nil : best.printedWith(numeric: withField.map(format.isNumeric) ?? false))

@@ -351,7 +351,7 @@ final class LineProcessor {
         case .table(let field):
             let key = record.text(field, accessLog: accessLog)
             state.table!.addSoon(key.base, key.count)
-        case .extreme(let field, let with, _):
+        case .extreme(let field, let with, _, _):
             let (start, end) = record.span(field)
             let (withStart, withEnd) = with.map { record.span($0) } ?? (lineEnd, lineEnd)
             let integer = record.integer(field, accessLog: accessLog)

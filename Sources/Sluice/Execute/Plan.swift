@@ -58,12 +58,14 @@ final class Plan: @unchecked Sendable {
             aggregate = .table(try format.field(name))
         case .extreme(let name, let with, let isMax):
             output = .aggregate
-            aggregate = .extreme(try format.field(name), with: try with.map { try format.field($0) }, isMax: isMax)
+            let field = try format.field(name)
+            aggregate = .extreme(field, with: try with.map { try format.field($0) }, isMax: isMax,
+                                 numeric: format.isNumeric(field))
         }
         var fields = conditions.map(\.field)
         switch aggregate {
         case .sum(let field), .table(let field): fields.append(field)
-        case .extreme(let field, let with, _): fields += [field] + (with.map { [$0] } ?? [])
+        case .extreme(let field, let with, _, _): fields += [field] + (with.map { [$0] } ?? [])
         default: break
         }
         if case .select(let selected, _) = output { fields += selected }

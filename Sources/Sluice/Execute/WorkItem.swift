@@ -20,9 +20,6 @@ final class WorkItem {
     /// A whole file that stopped because its output would have gone over its batch's budget; its report is
     /// discarded and the engine reads the file again on its own.
     var deferred = false
-    /// The `.bytes` lie in a read-only file mapping: once processed, the whole pages inside them are dropped
-    /// from the mapping (they stay in the page cache), so resident memory stays small and the final unmap is cheap.
-    var releasesMappedPages = false
 
     init(input: Int, source: Source, owner: AnyObject? = nil) {
         self.input = input

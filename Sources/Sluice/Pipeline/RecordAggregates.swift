@@ -65,9 +65,9 @@ extension Records {
             guard case .extreme(let value, let with) = report.answer else { return nil }
             return (ByteString(bytes: value), with.map(ByteString.init(bytes:)))
         }
-        let best = try sequential(.extreme(field.ref, with: companion?.ref, isMax: isMax)).best!
-        guard best.hasValue else { return nil }
         let numeric: (LogField) -> Bool = { $0 == .status || $0 == .bytes }
+        let best = try sequential(.extreme(field.ref, with: companion?.ref, isMax: isMax, numeric: numeric(field))).best!
+        guard best.hasValue else { return nil }
         return (ByteString(bytes: best.printedValue(numeric: numeric(field))),
                 companion.map { ByteString(bytes: best.printedWith(numeric: numeric($0))) })
     }
@@ -125,7 +125,7 @@ extension Records {
             case .table(let field):
                 let key = record.text(field, accessLog: true)
                 state.table!.add(key.base, key.count)
-            case .extreme(let field, let with, _):
+            case .extreme(let field, let with, _, _):
                 let (start, end) = record.span(field)
                 let (withStart, withEnd) = with.map { record.span($0) } ?? (record.lineEnd, record.lineEnd)
                 state.best!.offer(integer: record.integer(field, accessLog: true), record.base, start, end,

@@ -14,6 +14,20 @@ final class Output {
     init(fd: Int32) {
         self.fd = fd
         buffer.reserveCapacity(1 << 18)
+        if fd == 1 { Output.growPipe(fd) }
+    }
+
+    /// Gives a pipe on `fd` a 1 MiB buffer (the most an unprivileged process may set by default) instead of
+    /// 64 KiB, so that a megabyte of grep's output goes in with one wake-up of the reader rather than sixteen:
+    /// `sluice grep GET makebig-2000.log | cat` took 3.8 s with 64 KiB and 1.4 s with 1 MiB (rg: 2.6 s). Nothing
+    /// happens for anything but a pipe, or when the kernel refuses.
+    private static func growPipe(_ fd: Int32) {
+        #if os(Linux)
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFIFO else { return }
+        let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ, which Glibc's Swift module does not export
+        _ = fcntl(fd, setPipeSize, Int32(1 << 20))
+        #endif
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) {

@@ -108,7 +108,8 @@ TARGET static inline int separators_far(uint64_t spaces[2], uint64_t low[2], Sep
     return 1;
 }
 
-/// The value of `count` (1...8) ASCII digits ending at end, read as one word; -1 if any byte is no digit.
+/// The value of `count` (1...8) ASCII digits ending at end, read as one word; -1 if any byte is no digit. The
+/// same word arithmetic as `AccessLogScanner.digits`, which this AVX2-targeted loop cannot call.
 /// Reads the 8 bytes before end, which lie within the line (status and bytes start 17 or more bytes in).
 TARGET static inline int64_t digits8(const uint8_t *end, long count) {
     if (count < 1 || count > 8) return -1;

@@ -14,9 +14,10 @@ import ArgumentParser
 struct OperandRuns {
     /// Runs with fewer arguments past the first two are left as they are.
     static let minimumFolded = 32
-    /// The subcommands whose operands end in a list of paths.
-    static let commands: Set<String> = ["grep", "sum", "count", "distinct", "max", "min", "top", "select",
-                                        "send", "follow"]
+    /// The subcommands whose operands end in a list of paths: those that conform to `TakesOperands`.
+    static let commands = Set(SluiceCommand.configuration.subcommands.compactMap { command in
+        (command as? any TakesOperands.Type).map { $0._commandName }
+    })
 
     /// The folded runs, in order; placeholder `i` stands for `runs[i]`.
     private(set) var runs: [[String]] = []

@@ -49,6 +49,8 @@ final class OperandRunsTests: XCTestCase {
         var short = OperandRuns()
         let few = ["sum", "bytes"] + paths(OperandRuns.minimumFolded)
         XCTAssertEqual(short.fold(few), few)
+        // Every command whose operands end in paths folds them; gen, simulate and receive take none.
+        XCTAssertEqual(OperandRuns.commands, ["grep", "sum", "count", "distinct", "max", "min", "top", "select", "send", "follow"])
         var gen = OperandRuns()
         let notPaths = ["gen", "--repeat", "access-log", "2"] + paths(60)
         XCTAssertEqual(gen.fold(notPaths), notPaths)

@@ -603,7 +603,7 @@ public final class Engine {
             processor.reset()  // its table is no longer needed: freed before the answer is built
         }
         if case .custom = plan.aggregate { query.custom?.result = merged.sink }
-        defer { for processor in processors { processor.reset() } }
+        defer { processors[0].reset() }  // the others were reset as they were merged
         return (answer(merged), merged.overflowed)
     }
 

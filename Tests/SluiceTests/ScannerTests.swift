@@ -73,8 +73,14 @@ final class ScannerTests: XCTestCase {
         let buffer = [UInt8](repeating: 65, count: padding) + line + [10] + Array(repeating: UInt8(ascii: " "), count: 150) + [10]
         return buffer.withUnsafeBufferPointer { raw in
             var taken = CByteScanRun()
-            let stop = CByteScan_access_run(raw.baseAddress!, padding, raw.count, &taken)
+            let stop = CByteScan_access_run(raw.baseAddress!, padding, raw.count, true, &taken)
             let text = String(decoding: line, as: UTF8.self).debugDescription
+            // Without status, the same lines and bytes, and no status sum.
+            var plain = CByteScanRun()
+            XCTAssertEqual(CByteScan_access_run(raw.baseAddress!, padding, raw.count, false, &plain), stop, text,
+                           file: file, line: lineNumber)
+            XCTAssertEqual([plain.lines, UInt64(bitPattern: plain.bytes), UInt64(bitPattern: plain.status)],
+                           [taken.lines, UInt64(bitPattern: taken.bytes), 0], text, file: file, line: lineNumber)
             XCTAssertLessThanOrEqual(taken.lines, 1, text, file: file, line: lineNumber)
             guard taken.lines == 1 else {
                 XCTAssertEqual(stop, padding, text, file: file, line: lineNumber)

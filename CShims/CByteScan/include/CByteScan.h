@@ -112,10 +112,10 @@ typedef struct {
 bool CByteScan_access_run_available(void);
 
 /// Takes the access-log lines of base[start..<end] one after another from `start` (a line start) while each has
-/// the usual shape described in access_run.c, which makes it a record of the tutorial's pattern with status and
-/// bytes of at most 8 digits (bytes may be '-', read as 0). Stops at the first other line, or where fewer than
+/// the usual shape described in access_run.c, which makes it a record of the tutorial's pattern with a status of
+/// 3 digits and bytes of at most 8 digits ('-' reads as 0). Stops at the first other line, or where fewer than
 /// 128 bytes are left before `end`. Returns where it stopped (the start of the line it did not take; end + 1
 /// when the last line taken has no newline before `end`) and stores in *run how many lines it took and the sums
-/// of their status and bytes. Reads only base[start..<end].
-long CByteScan_access_run(const uint8_t *base, long start, long end, CByteScanRun *run);
+/// of their bytes and, when `with_status` is true, of their status (else 0). Reads only base[start..<end].
+long CByteScan_access_run(const uint8_t *base, long start, long end, bool with_status, CByteScanRun *run);
 #endif

@@ -214,6 +214,9 @@ public final class Engine {
         let page = System.pageSize
         var start = start
         var window = options.windowSize
+        // A finished window is unmapped on another thread while the next one is read; at most one waits.
+        let unmapping = DispatchGroup()
+        defer { unmapping.wait() }
         while !stopped {
             let fileSize = Int((try? System.stat(fd, path: path).st_size) ?? 0)
             guard fileSize > start else {
@@ -271,7 +274,11 @@ public final class Engine {
                 return intact
             }
             CSysGuard_unregister(slot)
-            munmap(mapped, length)
+            unmapping.wait()
+            let address = UInt(bitPattern: mapped)
+            DispatchQueue.global().async(group: unmapping) {
+                munmap(UnsafeMutableRawPointer(bitPattern: address), length)
+            }
             if let now = shrunkTo { return fail(index, Engine.shrank(path, to: now)) }
             // That line was the file's last (as grep reads one at the end of the file): bytes written after it
             // would continue it, not start a line, so reading ends here.

@@ -165,7 +165,7 @@ final class LineProcessor {
         var runFrom = line
         while lineStart < end {
             if runs && line >= runFrom {
-                let next = CByteScan_access_run(base, lineStart, end, &taken)
+                let next = CByteScan_access_run(base, lineStart, end, sumsStatus, &taken)
                 if taken.lines == 0 {
                     runFrom = line &+ 16
                 } else {

@@ -84,9 +84,8 @@ public struct ExecutionOptions: Sendable {
     /// Target size of one unit of parallel work, in bytes (1 to `maximumChunkSize`); chunks end at the next
     /// newline after it.
     public var chunkSize: Int
-    /// Bytes of a plain file mapped at a time, `chunkSize` to `maximumWindowSize` (32 MiB by default). Workers drop
-    /// each chunk's pages once parsed, but where the page cache holds large folios one fault maps up to 2 MiB,
-    /// pages dropped included, so the window is what bounds the pages that stay mapped.
+    /// Bytes of a plain file mapped at a time, `chunkSize` to `maximumWindowSize` (32 MiB by default). A finished
+    /// window is unmapped while the next one is read, so at most two windows of a file are mapped at once.
     public var windowSize: Int
     /// Plain files up to this size are read whole by one worker, so many small files run in parallel.
     public var smallFileLimit: Int

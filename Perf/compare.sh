@@ -112,8 +112,27 @@ printf '%s\t%s\n' "makebig-$REPEAT (tutorial log × $REPEAT)" "$DATA/$makebig" \
     "combined $BZ, bzip2 -9" "$DATA/$bz" \
     "tree of $TREE_FILES common logs, $TREE_SIZE in all" "$DATA/$tree" >> "$inputs"
 
-# Warm the page cache so every tool, the first one included, reads from memory.
-for f in "$makebig" "$big" "$gz" "$bz"; do cat "$DATA/$f" > /dev/null; done
+# reread FILE...: drops the files' pages from the page cache and reads them once with `cat`, so that every
+# workload starts from the same warm cache: the one a sequential read leaves, which on recent kernels holds large
+# folios. Without it the cache depends on history. On the VM these figures come from, a DAMON scheme pages out
+# file pages left idle for a minute, and the pages a memory mapping then faults back are often single 4 KiB
+# pages, each of which sluice's mapping must map and unmap alone (`sum bytes` on makebig-2000 measured 1.27x
+# `wc -l` in that state and 1.09x after a `cat`, in alternating runs at b8aa9a9).
+cat > "$work/drop-pages.py" <<'PY'
+import os, sys
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+PY
+reread() {
+    python3 "$work/drop-pages.py" "$@"
+    cat "$@" > /dev/null
+}
+
+# Warm the page cache so every tool, the first one included, reads from memory (each workload reads its input
+# again before it starts; see `begin`).
+reread "$DATA/$makebig" "$DATA/$big" "$DATA/$gz" "$DATA/$bz"
 find "$DATA/$tree" -type f -print0 | xargs -0 cat > /dev/null
 
 # MARK: - Checking and timing
@@ -124,10 +143,17 @@ norm_lines() { awk '{ $1 = $1; print }' "$1" | md5sum | cut -d' ' -f1; }   # whi
 
 workload=""; normaliser=""; expected=""; sluice_median=""; sluice_code=""; counter=0; paired=""
 
-# begin ID TITLE NORMALISER: starts a workload; the next `reference` is sluice's command.
+# begin ID TITLE NORMALISER [FILE]: starts a workload; the next `reference` is sluice's command. A FILE is read
+# again from a cold cache first (`reread`); a directory, file by file.
 begin() {
     workload=$1; normaliser=$3; expected=""; sluice_median=""; sluice_code=""
     say "== $2"
+    if [ -d "${4:-}" ]; then
+        find "$4" -type f -print0 | xargs -0 python3 "$work/drop-pages.py"
+        find "$4" -type f -print0 | xargs -0 cat > /dev/null
+    elif [ -n "${4:-}" ]; then
+        reread "$4"
+    fi
     printf '#\t%s\t%s\n' "$1" "$2" >> "$rows"
 }
 
@@ -322,34 +348,34 @@ done
 
 # MARK: - Workloads
 
-begin sum "sum bytes — $makebig" norm_int
+begin sum "sum bytes — $makebig" norm_int "$M"
 reference sluice "$S sum bytes $M"
 anchor "wc -l" wc "wc -l $M" "$M"
 peer mawk mawk "mawk -f $work/sum-bytes.awk $M"
 peer gawk gawk "gawk -f $work/sum-bytes.awk $M"
 peer "python (generators)" python3 "python3 $py/sum_bytes.py $M"
 
-begin grep "grep -c 'ply-.*\\.gz' — $makebig" norm_int
+begin grep "grep -c 'ply-.*\\.gz' — $makebig" norm_int "$M"
 reference sluice "$S grep -c 'ply-.*\\.gz' $M"
 peer "rg -c" rg "rg -c 'ply-.*\\.gz' $M"
 peer "grep -E -c" grep "grep -E -c 'ply-.*\\.gz' $M"
 peer "python (generators)" python3 "python3 $py/grep_count.py 'ply-.*\\.gz' $M"
 
-begin grep-print "grep GET — $makebig, printing almost every line" norm_lines
+begin grep-print "grep GET — $makebig, printing almost every line" norm_lines "$M"
 reference sluice "$S grep GET $M"
 peer "rg" rg "rg --no-filename --no-line-number GET $M"
 peer "grep" grep "grep GET $M"
 
-begin pipe-sum "sum bytes — $makebig through a pipe (cat |)" norm_int
+begin pipe-sum "sum bytes — $makebig through a pipe (cat |)" norm_int "$M"
 reference sluice "cat $M | $S sum bytes"
 anchor "cat | wc -l" wc "cat $M | wc -l" "$M"
 peer "cat | mawk" mawk "cat $M | mawk -f $work/sum-bytes.awk"
 
-begin pipe-grep "grep -c 'ply-.*\\.gz' — $makebig through a pipe (cat |)" norm_int
+begin pipe-grep "grep -c 'ply-.*\\.gz' — $makebig through a pipe (cat |)" norm_int "$M"
 reference sluice "cat $M | $S grep -c 'ply-.*\\.gz'"
 peer "cat | rg -c" rg "cat $M | rg -c 'ply-.*\\.gz'"
 
-begin top "top host -k 10 — $big" norm_lines
+begin top "top host -k 10 — $big" norm_lines "$B"
 reference sluice "$S top host -k 10 $B"
 anchor "wc -l" wc "wc -l $B" "$B"
 peer "mawk + sort" mawk "mawk -f $work/count-hosts.awk $B | sort -k1,1nr -k2,2 | head -n 10"
@@ -357,34 +383,34 @@ peer "gawk + sort" gawk "gawk -f $work/count-hosts.awk $B | sort -k1,1nr -k2,2 |
 peer "goaccess (hosts panel only, CSV)" goaccess \
     "goaccess $B --log-format=COMBINED --no-global-config --no-progress --no-parsing-spinner$goaccess_panels -o csv | awk -F, -f $work/goaccess-hosts.awk | sort -k1,1nr -k2,2 | head -n 10"
 
-begin distinct "distinct request --where status=404 — $big" norm_lines
+begin distinct "distinct request --where status=404 — $big" norm_lines "$B"
 reference sluice "$S distinct request --where status=404 $B"
 anchor "wc -l" wc "wc -l $B" "$B"
 peer "mawk + sort" mawk "mawk -f $work/requests-404.awk $B | sort"
 peer "gawk + sort" gawk "gawk -f $work/requests-404.awk $B | sort"
 
-begin gzip "sum bytes — $gz" norm_int
+begin gzip "sum bytes — $gz" norm_int "$G"
 reference sluice "$S sum bytes $G"
 anchor "igzip -dc | wc -l" igzip "igzip -dc $G | wc -l" "$G"
 anchor "zcat | wc -l" zcat "zcat $G | wc -l" "$G"
 
-begin bzip2 "sum bytes — $bz" norm_int
+begin bzip2 "sum bytes — $bz" norm_int "$Z"
 reference sluice "$S sum bytes $Z"
 anchor "lbzip2 -n2 -dc | wc -l" lbzip2 "lbzip2 -n2 -dc $Z | wc -l" "$Z"
 anchor "bzcat | wc -l" bzcat "bzcat $Z | wc -l" "$Z"
 
-begin bzip2-stdin "sum bytes — $bz from standard input" norm_int
+begin bzip2-stdin "sum bytes — $bz from standard input" norm_int "$Z"
 reference sluice "$S sum bytes < $Z"
 anchor "lbzip2 -n2 -dc < | wc -l" lbzip2 "lbzip2 -n2 -dc < $Z | wc -l" "$Z"
 peer "sluice --sequential-bzip2 <" "" "$S sum bytes --sequential-bzip2 < $Z"
 
-begin tree "count — $tree ($TREE_FILES files)" norm_int
+begin tree "count — $tree ($TREE_FILES files)" norm_int "$T"
 reference sluice "$S count $T"
 peer "rg -c . | awk sum" rg "rg -c . --no-filename $T | awk -f $work/sum-counts.awk"
 peer "find | xargs cat | wc -l" find "find $T -type f -print0 | xargs -0 cat | wc -l"
 
 if [ -x "$TUTORIAL_BIN" ]; then
-    begin facade "bytesgen (tutorial facade) — $makebig" norm_int
+    begin facade "bytesgen (tutorial facade) — $makebig" norm_int "$M"
     reference "sluice CLI (sum bytes --grep)" "$S sum bytes --grep 'ply-.*\\.gz' $M"
     peer "sluice-tutorial bytesgen" "" "$TUTORIAL_BIN bytesgen $M"
     if [ -f "$py/bytesgen.py" ]; then
@@ -409,7 +435,7 @@ scale_time() { # table row column code
 }
 for size in $SCALE_SIZES; do
     f=$DATA/combined-$size.log
-    cat "$f" > /dev/null
+    reread "$f"
     bytes=$(stat -c %s "$f")
     printf 'size\t%s\tbytes\t%s\n' "$size" "$bytes" >> "$scaling"
     scale_time size "$size" "sum bytes" "$S sum bytes $f"
@@ -490,7 +516,9 @@ w("")
 w("- Each command's answer is checked against sluice's first (outputs normalised: the integer of `Total N` "
   "or `N`; whitespace-insensitive lines for lists). A peer that disagrees or fails is listed and not timed.")
 w("  Anchors answer another question (`wc -l`, decompress and count) and show how fast the bytes can be read at all.")
-w(f"- Times are hyperfine medians (`hyperfine -N`, no shell; pipelines run as `bash FILE`), page cache warm, "
+w(f"- Times are hyperfine medians (`hyperfine -N`, no shell; pipelines run as `bash FILE`), page cache warm "
+  "(each workload first drops its input from the page cache and reads it once with `cat`, so that every workload "
+  "starts from the cache a sequential read leaves), "
   f"`LC_ALL=C` for every tool, output into a pipe (`--output=pipe`: GNU grep stops at the first match when its "
   f"output is /dev/null). Fast commands get 1 warm-up and {meta['runs']} runs; commands over 3 s get "
   "3 runs, over 15 s one run, and over 60 s only the checking run is timed, so the whole comparison stays "

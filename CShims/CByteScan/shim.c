@@ -1,3 +1,3 @@
-// CByteScan's byte-class masks are static inline in its header, so Swift inlines them into its loops; the one
-// function compiled here is in access_run.c.
+// CByteScan's byte-class masks are static inline in its header, so Swift inlines them into its loops; the
+// functions compiled here are in access_run.c and pair_search.c.
 #include "CByteScan.h"

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Sluice
+import CByteScan
 
 /// grep prints exactly the lines a per-line PCRE2 search accepts, in input order, whatever the prefilter,
 /// chunking or thread count.
@@ -53,6 +54,46 @@ final class GrepTests: XCTestCase {
         for (pattern, expected) in whole {
             XCTAssertEqual(LiteralPrefix(pattern)?.isWholePattern, expected, pattern)
         }
+    }
+
+    /// The AVX2 pair search gives the baseline's answers (block, candidates, newlines before and in it) for every
+    /// start and limit, on bytes where candidates are common, rare, at block edges and past the limit.
+    func testPairSearchAgreesWithBaseline() {
+        var random = SplitMix64(state: 11)
+        let alphabet: [UInt8] = Array("ab\n\u{ff}".utf8)
+        let buffer = (0..<1200).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
+        var checked = 0
+        buffer.withUnsafeBufferPointer { raw in
+            let base = raw.baseAddress!
+            for (first, last, distance) in [(UInt8(ascii: "a"), UInt8(ascii: "b"), 1), (UInt8(ascii: "b"), UInt8(ascii: "b"), 5),
+                                            (0xff, UInt8(ascii: "a"), 63), (UInt8(ascii: "z"), UInt8(ascii: "a"), 2)] {
+                for from in stride(from: 0, to: 300, by: 7) {
+                    for limit in [from, from + 64 + distance, from + 200, 1000, 1200] where limit <= raw.count {
+                        var got = (mask: UInt64(0), lines: UInt64(0), newlines: 5)
+                        var want = got
+                        let stop = CByteScan_pair_search(base, from, limit, first, last, distance, &got.mask,
+                                                         &got.lines, &got.newlines)
+                        let expected = CByteScan_pair_search_baseline(base, from, limit, first, last, distance,
+                                                                      &want.mask, &want.lines, &want.newlines)
+                        XCTAssertEqual(stop, expected, "\(first) \(from) \(limit)")
+                        XCTAssertEqual([got.mask, got.lines, UInt64(got.newlines)], [want.mask, want.lines, UInt64(want.newlines)])
+                        // The baseline itself: the newlines before the block, and the block's candidates.
+                        let lines = 5 + buffer[from..<stop].filter { $0 == 10 }.count
+                        XCTAssertEqual(want.newlines, lines)
+                        if want.mask != 0 {
+                            for bit in 0..<64 {
+                                let hit = buffer[stop + bit] == first && buffer[stop + bit + distance] == last
+                                XCTAssertEqual(want.mask >> UInt64(bit) & 1 == 1, hit)
+                            }
+                            checked += 1
+                        } else {
+                            XCTAssertLessThan(limit - stop, 64 + distance)
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 100)
     }
 
     func testLineLocality() {

@@ -100,6 +100,19 @@ static inline uint64_t CByteScan_pair_newlines64(const uint8_t *p, uint8_t first
 #endif
 }
 
+/// Scans base[from..<limit] 64 bytes at a time, while a whole block and `distance` bytes after it lie before
+/// `limit`, for the first block holding a candidate (a byte `first` with `last` `distance` bytes after it). Returns
+/// that block's start, with its candidates in *mask (bit i: base[start + i]) and its `\n` bytes in *lines, and adds
+/// to *newlines the `\n` bytes of the blocks before it. Without a candidate, returns the start of the first block
+/// it did not scan, sets *mask and *lines to 0 and adds the newlines of every block it scanned. AVX2 where the CPU
+/// has it.
+long CByteScan_pair_search(const uint8_t *base, long from, long limit, uint8_t first, uint8_t last, long distance,
+                           uint64_t *mask, uint64_t *lines, long *newlines);
+
+/// `CByteScan_pair_search` without AVX2, whatever the CPU: the same answers, for tests to compare against.
+long CByteScan_pair_search_baseline(const uint8_t *base, long from, long limit, uint8_t first, uint8_t last,
+                                    long distance, uint64_t *mask, uint64_t *lines, long *newlines);
+
 /// The lines `CByteScan_access_run` took, and the sums of their status and bytes fields.
 typedef struct {
     uint64_t lines;

@@ -79,8 +79,9 @@ struct LiteralPrefix {
         let count = bytes.count
         return bytes.withUnsafeBufferPointer { literal -> Int? in
             while index + 64 + distance <= limit {
-                var lines: UInt64 = 0
-                var mask = CByteScan_pair_newlines64(base + index, first, last, distance, &lines)
+                var lines: UInt64 = 0, mask: UInt64 = 0
+                index = CByteScan_pair_search(base, index, limit, first, last, distance, &mask, &lines, &newlines)
+                if mask == 0 { break }
                 while mask != 0 {
                     let offset = mask.trailingZeroBitCount
                     let candidate = index + offset

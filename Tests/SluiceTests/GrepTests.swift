@@ -60,7 +60,7 @@ final class GrepTests: XCTestCase {
     /// start and limit, on bytes where candidates are common, rare, at block edges and past the limit.
     func testPairSearchAgreesWithBaseline() {
         var random = SplitMix64(state: 11)
-        let alphabet: [UInt8] = Array("ab\n\u{ff}".utf8)
+        let alphabet: [UInt8] = [UInt8(ascii: "a"), UInt8(ascii: "b"), 10, 0xff]
         let buffer = (0..<1200).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
         var checked = 0
         buffer.withUnsafeBufferPointer { raw in

@@ -3,12 +3,17 @@
 // otherwise.
 #include "CByteScan.h"
 
-long CByteScan_pair_search_baseline(const uint8_t *base, long from, long limit, uint8_t first, uint8_t last,
-                                    long distance, uint64_t *mask, uint64_t *lines, long *newlines) {
+/// One 64-byte block's candidates, with its `\n` bytes in *lines (the shape of `CByteScan_pair_newlines64`).
+typedef uint64_t (*PairBlock)(const uint8_t *p, uint8_t first, uint8_t last, long distance, uint64_t *lines);
+
+/// The search itself, over blocks that `block` reads; inlined into each caller with its own `block`.
+__attribute__((always_inline)) static inline long pair_search(PairBlock block, const uint8_t *base, long from,
+                                                              long limit, uint8_t first, uint8_t last, long distance,
+                                                              uint64_t *mask, uint64_t *lines, long *newlines) {
     long index = from, count = 0;
     while (index + 64 + distance <= limit) {
         uint64_t blockLines;
-        uint64_t found = CByteScan_pair_newlines64(base + index, first, last, distance, &blockLines);
+        uint64_t found = block(base + index, first, last, distance, &blockLines);
         if (found != 0) {
             *mask = found;
             *lines = blockLines;
@@ -22,6 +27,11 @@ long CByteScan_pair_search_baseline(const uint8_t *base, long from, long limit, 
     *lines = 0;
     *newlines += count;
     return index;
+}
+
+long CByteScan_pair_search_baseline(const uint8_t *base, long from, long limit, uint8_t first, uint8_t last,
+                                    long distance, uint64_t *mask, uint64_t *lines, long *newlines) {
+    return pair_search(CByteScan_pair_newlines64, base, from, limit, first, last, distance, mask, lines, newlines);
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -29,19 +39,19 @@ long CByteScan_pair_search_baseline(const uint8_t *base, long from, long limit, 
 
 #define TARGET __attribute__((target("avx2,popcnt")))
 
-/// Bit i is set when p[i] == first and p[i + distance] == last, for the 64 bytes at p; *lines gets the `\n`
-/// bytes among them.
-TARGET static inline uint64_t pair_block_avx2(const uint8_t *p, __m256i first, __m256i last, long distance,
+/// `CByteScan_pair_newlines64` in two 32-byte vectors.
+TARGET static inline uint64_t pair_block_avx2(const uint8_t *p, uint8_t first, uint8_t last, long distance,
                                               uint64_t *lines) {
+    const __m256i a = _mm256_set1_epi8((char)first), b = _mm256_set1_epi8((char)last);
     const __m256i newline = _mm256_set1_epi8('\n');
     __m256i head0 = _mm256_loadu_si256((const __m256i *)p);
     __m256i head1 = _mm256_loadu_si256((const __m256i *)(p + 32));
     __m256i tail0 = _mm256_loadu_si256((const __m256i *)(p + distance));
     __m256i tail1 = _mm256_loadu_si256((const __m256i *)(p + distance + 32));
     uint32_t found0 = (uint32_t)_mm256_movemask_epi8(
-        _mm256_and_si256(_mm256_cmpeq_epi8(head0, first), _mm256_cmpeq_epi8(tail0, last)));
+        _mm256_and_si256(_mm256_cmpeq_epi8(head0, a), _mm256_cmpeq_epi8(tail0, b)));
     uint32_t found1 = (uint32_t)_mm256_movemask_epi8(
-        _mm256_and_si256(_mm256_cmpeq_epi8(head1, first), _mm256_cmpeq_epi8(tail1, last)));
+        _mm256_and_si256(_mm256_cmpeq_epi8(head1, a), _mm256_cmpeq_epi8(tail1, b)));
     *lines = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(head0, newline)) |
              (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(head1, newline)) << 32;
     return found0 | (uint64_t)found1 << 32;
@@ -49,25 +59,7 @@ TARGET static inline uint64_t pair_block_avx2(const uint8_t *p, __m256i first, _
 
 TARGET static long pair_search_avx2(const uint8_t *base, long from, long limit, uint8_t first, uint8_t last,
                                     long distance, uint64_t *mask, uint64_t *lines, long *newlines) {
-    const __m256i a = _mm256_set1_epi8((char)first);
-    const __m256i b = _mm256_set1_epi8((char)last);
-    long index = from, count = 0;
-    while (index + 64 + distance <= limit) {
-        uint64_t blockLines;
-        uint64_t found = pair_block_avx2(base + index, a, b, distance, &blockLines);
-        if (found != 0) {
-            *mask = found;
-            *lines = blockLines;
-            *newlines += count;
-            return index;
-        }
-        count += __builtin_popcountll(blockLines);
-        index += 64;
-    }
-    *mask = 0;
-    *lines = 0;
-    *newlines += count;
-    return index;
+    return pair_search(pair_block_avx2, base, from, limit, first, last, distance, mask, lines, newlines);
 }
 
 long CByteScan_pair_search(const uint8_t *base, long from, long limit, uint8_t first, uint8_t last, long distance,

@@ -181,7 +181,7 @@ final class InvarianceTests: XCTestCase {
             let records = [("7", "5"), ("007", "5"), ("7", "05"), ("0007", "005")]
             var kept = Set<String>()
             for order in [records, records.reversed(), [records[2], records[0], records[3], records[1]]] {
-                let extreme = Extreme(isMax: isMax)
+                let extreme = Extreme(isMax: isMax, numeric: false)
                 for (value, with) in order {
                     let v = Array(value.utf8), w = Array(with.utf8)
                     extreme.offer(integer: Int64(value), v, 0, v.count, with: Int64(with), w, 0, w.count)
@@ -193,7 +193,7 @@ final class InvarianceTests: XCTestCase {
         // The value's spelling decides before the companion does, so `--with` never changes the value: the
         // greatest of 7 and 007 is 7 whatever comes with it (this gave 007 /z, as /z is the greater companion).
         for (isMax, expected) in [(true, "7 /b"), (false, "007 /z")] {
-            let extreme = Extreme(isMax: isMax)
+            let extreme = Extreme(isMax: isMax, numeric: false)
             for (value, with) in [("7", "/b"), ("007", "/z")] {
                 let v = Array(value.utf8), w = Array(with.utf8)
                 extreme.offer(integer: Int64(value), v, 0, v.count, with: nil, w, 0, w.count)

@@ -72,7 +72,7 @@ final class Extreme {
     /// Whether the value is a number to the format (see the type's comment).
     let numeric: Bool
 
-    init(isMax: Bool, numeric: Bool = false) {
+    init(isMax: Bool, numeric: Bool) {
         self.isMax = isMax
         self.numeric = numeric
     }
@@ -112,9 +112,9 @@ final class Extreme {
         with.append(withBase + withStart, withEnd - withStart)
     }
 
-    /// The kept value as printed: a numeric field's (`numeric`: status and bytes of access logs) as the integer
-    /// it was read as (bytes `-` is 0, as the tutorial's int() gives it), any other field's as its own bytes.
-    func printedValue(numeric: Bool) -> [UInt8] { numeric && isInteger ? Array(String(integer).utf8) : value.array }
+    /// The kept value as printed: a `numeric` field's (status and bytes of access logs) as the integer it was read
+    /// as (bytes `-` is 0, as the tutorial's int() gives it), any other field's as its own bytes.
+    var printedValue: [UInt8] { numeric && isInteger ? Array(String(integer).utf8) : value.array }
 
     /// The kept companion as printed, the same way.
     func printedWith(numeric: Bool) -> [UInt8] { numeric && withIsInteger ? Array(String(withInteger).utf8) : with.array }

@@ -629,9 +629,9 @@ public final class Engine {
             return .counts(merged.table!.top(k).map { Answer.Entry(value: $0.key, count: $0.count) })
         case .extreme(_, let with, _):
             guard let best = merged.best, best.hasValue else { return .noRecords }
-            guard case .extreme(let field, let withField, _, _) = plan.aggregate else { return .noRecords }
+            guard case .extreme(_, let withField, _, _) = plan.aggregate else { return .noRecords }
             let format = plan.format
-            return .extreme(value: best.printedValue(numeric: format.isNumeric(field)),
+            return .extreme(value: best.printedValue,
                             with: with == nil ? nil : best.printedWith(numeric: withField.map(format.isNumeric) ?? false))
         }
     }

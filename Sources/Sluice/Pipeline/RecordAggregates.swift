@@ -68,7 +68,7 @@ extension Records {
         let numeric: (LogField) -> Bool = { $0 == .status || $0 == .bytes }
         let best = try sequential(.extreme(field.ref, with: companion?.ref, isMax: isMax, numeric: numeric(field))).best!
         guard best.hasValue else { return nil }
-        return (ByteString(bytes: best.printedValue(numeric: numeric(field))),
+        return (ByteString(bytes: best.printedValue),
                 companion.map { ByteString(bytes: best.printedWith(numeric: numeric($0))) })
     }
 
